@@ -1,0 +1,156 @@
+//! The outbox: local changes waiting to be pushed to Clerk.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{LocalUser, StoreError};
+
+/// What an outbox entry asks Clerk to do.
+///
+/// Serialized as `"create"`, `"invite"`, `"update"` or `"delete"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OutboxOperation {
+    /// Create the user in Clerk; on success the row gets its `clerk_id`.
+    Create,
+    /// Send a Clerk invitation to the row's email.
+    Invite,
+    /// Push the profile fields to the existing Clerk user.
+    Update,
+    /// Delete the user in Clerk.
+    Delete,
+}
+
+impl OutboxOperation {
+    /// The stored string.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxOperation::Create => "create",
+            OutboxOperation::Invite => "invite",
+            OutboxOperation::Update => "update",
+            OutboxOperation::Delete => "delete",
+        }
+    }
+}
+
+impl std::fmt::Display for OutboxOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OutboxOperation {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "create" => Ok(OutboxOperation::Create),
+            "invite" => Ok(OutboxOperation::Invite),
+            "update" => Ok(OutboxOperation::Update),
+            "delete" => Ok(OutboxOperation::Delete),
+            _ => Err(StoreError::InvalidData {
+                what: "outbox operation".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Profile fields of a local change. `None` means "not given": unchanged on update.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UserProfile {
+    /// Primary email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The application's id for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Clerk `public_metadata`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_metadata: Option<serde_json::Value>,
+}
+
+/// A change made on the local side, written together with its outbox entry by
+/// [`OutboxStore::enqueue_local_change`].
+///
+/// [`OutboxStore::enqueue_local_change`]: super::OutboxStore::enqueue_local_change
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LocalChange {
+    /// Insert a new row (no `clerk_id` yet) and queue a Clerk create.
+    Create(UserProfile),
+    /// Insert a new row for `email` (no `clerk_id` yet) and queue a Clerk invitation.
+    Invite(UserProfile),
+    /// Overwrite the given fields of row `user_id` and queue a Clerk update.
+    Update {
+        /// Local id of the row.
+        user_id: i64,
+        /// Fields to change; `None` fields stay.
+        profile: UserProfile,
+    },
+    /// Queue a Clerk delete of row `user_id`. The row becomes a tombstone when Clerk confirms.
+    Delete {
+        /// Local id of the row.
+        user_id: i64,
+    },
+}
+
+impl LocalChange {
+    /// The outbox operation this change queues.
+    pub fn operation(&self) -> OutboxOperation {
+        match self {
+            LocalChange::Create(_) => OutboxOperation::Create,
+            LocalChange::Invite(_) => OutboxOperation::Invite,
+            LocalChange::Update { .. } => OutboxOperation::Update,
+            LocalChange::Delete { .. } => OutboxOperation::Delete,
+        }
+    }
+}
+
+/// The result of [`OutboxStore::enqueue_local_change`]: the row as written and its entry.
+///
+/// [`OutboxStore::enqueue_local_change`]: super::OutboxStore::enqueue_local_change
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EnqueuedChange {
+    /// The row after the change, in `pending`.
+    pub user: LocalUser,
+    /// The id of the outbox entry that was queued.
+    pub outbox_id: i64,
+}
+
+/// One queued operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OutboxEntry {
+    /// Entry id, increasing in enqueue order.
+    pub id: i64,
+    /// Local id of the user row.
+    pub user_id: i64,
+    /// What to do in Clerk.
+    pub operation: OutboxOperation,
+    /// The fields to send (empty for delete).
+    pub profile: UserProfile,
+    /// Claims so far, counting the current one.
+    pub attempts: u32,
+    /// Not claimable before this time.
+    pub next_attempt_at: OffsetDateTime,
+    /// Worker holding the current claim.
+    pub claimed_by: Option<String>,
+    /// The current claim expires at this time; after it another worker may claim the entry.
+    pub claimed_until: Option<OffsetDateTime>,
+    /// Error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When the entry was queued.
+    pub created_at: OffsetDateTime,
+}
