@@ -1,0 +1,38 @@
+//! `clerk_sync_outbox`: local changes queued for Clerk.
+
+use sea_orm::entity::prelude::*;
+
+/// One queued operation. `operation` is `"create"`, `"invite"`, `"update"` or `"delete"`;
+/// `payload` is the `UserProfile` to send, as JSON.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "clerk_sync_outbox")]
+pub struct Model {
+    /// Entry id, increasing in enqueue order.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Local id of the user row (`clerk_users.id`).
+    pub user_id: i64,
+    /// What to do in Clerk.
+    pub operation: String,
+    /// The profile fields to send.
+    pub payload: Json,
+    /// Claims so far.
+    pub attempts: i32,
+    /// Not claimable before this time.
+    pub next_attempt_at: TimeDateTimeWithTimeZone,
+    /// Worker holding the current claim.
+    pub claimed_by: Option<String>,
+    /// When the current claim expires.
+    pub claimed_until: Option<TimeDateTimeWithTimeZone>,
+    /// Error of the last failed attempt.
+    #[sea_orm(column_type = "Text")]
+    pub last_error: Option<String>,
+    /// When the entry was queued.
+    pub created_at: TimeDateTimeWithTimeZone,
+    /// The user row this entry belongs to.
+    #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "Cascade")]
+    pub user: HasOne<super::clerk_user::Entity>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}
