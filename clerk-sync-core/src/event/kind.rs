@@ -2,10 +2,17 @@
 
 use serde::de::DeserializeOwned;
 
+use super::access::{Permission, Role};
+use super::billing::{PaymentAttempt, Subscription, SubscriptionItem};
 use super::deleted::DeletedObject;
 use super::error::EventError;
+use super::invitation::{Invitation, OrganizationInvitation};
+use super::message::{Email, SmsMessage};
 use super::organization::{Organization, OrganizationMembership};
+use super::organization_domain::OrganizationDomain;
+use super::session::Session;
 use super::user::User;
+use super::waitlist::WaitlistEntry;
 
 /// The id an event's object carries, for [`ClerkEvent::object_id`].
 ///
@@ -24,7 +31,23 @@ macro_rules! impl_object_id {
     };
 }
 
-impl_object_id!(User, Organization, OrganizationMembership);
+impl_object_id!(
+    User,
+    Session,
+    Email,
+    SmsMessage,
+    Organization,
+    OrganizationDomain,
+    OrganizationInvitation,
+    OrganizationMembership,
+    Role,
+    Permission,
+    Invitation,
+    WaitlistEntry,
+    Subscription,
+    SubscriptionItem,
+    PaymentAttempt,
+);
 
 impl ObjectId for DeletedObject {
     fn object_id(&self) -> Option<&str> {
@@ -117,12 +140,44 @@ clerk_events! {
     UserUpdated(User) = "user.updated";
     /// `user.deleted`: the user was deleted; Clerk never reuses the id.
     UserDeleted(DeletedObject) = "user.deleted";
+
+    /// `session.created`: a user signed in.
+    SessionCreated(Session) = "session.created";
+    /// `session.ended`: the user signed out.
+    SessionEnded(Session) = "session.ended";
+    /// `session.removed`: the session was removed from its client.
+    SessionRemoved(Session) = "session.removed";
+    /// `session.revoked`: the session was revoked through the API or dashboard.
+    SessionRevoked(Session) = "session.revoked";
+    /// `session.pending`: the session waits on a task before it becomes active.
+    SessionPending(Session) = "session.pending";
+
+    /// `email.created`: Clerk created an email (to send, or for the application to send).
+    EmailCreated(Email) = "email.created";
+    /// `sms.created`: Clerk created an SMS (to send, or for the application to send).
+    SmsCreated(SmsMessage) = "sms.created";
+
     /// `organization.created`.
     OrganizationCreated(Organization) = "organization.created";
     /// `organization.updated`.
     OrganizationUpdated(Organization) = "organization.updated";
     /// `organization.deleted`.
     OrganizationDeleted(DeletedObject) = "organization.deleted";
+
+    /// `organizationDomain.created`.
+    OrganizationDomainCreated(OrganizationDomain) = "organizationDomain.created";
+    /// `organizationDomain.updated`, e.g. when it was verified.
+    OrganizationDomainUpdated(OrganizationDomain) = "organizationDomain.updated";
+    /// `organizationDomain.deleted`.
+    OrganizationDomainDeleted(DeletedObject) = "organizationDomain.deleted";
+
+    /// `organizationInvitation.created`.
+    OrganizationInvitationCreated(OrganizationInvitation) = "organizationInvitation.created";
+    /// `organizationInvitation.accepted`; the data names the accepting user.
+    OrganizationInvitationAccepted(OrganizationInvitation) = "organizationInvitation.accepted";
+    /// `organizationInvitation.revoked`.
+    OrganizationInvitationRevoked(OrganizationInvitation) = "organizationInvitation.revoked";
+
     /// `organizationMembership.created`: a user joined an organization.
     OrganizationMembershipCreated(OrganizationMembership) = "organizationMembership.created";
     /// `organizationMembership.updated`: a member's role changed.
@@ -130,4 +185,64 @@ clerk_events! {
     /// `organizationMembership.deleted`: a member left or was removed; the data is the
     /// membership as it was.
     OrganizationMembershipDeleted(OrganizationMembership) = "organizationMembership.deleted";
+
+    /// `role.created`.
+    RoleCreated(Role) = "role.created";
+    /// `role.updated`.
+    RoleUpdated(Role) = "role.updated";
+    /// `role.deleted`.
+    RoleDeleted(Role) = "role.deleted";
+    /// `permission.created`.
+    PermissionCreated(Permission) = "permission.created";
+    /// `permission.updated`.
+    PermissionUpdated(Permission) = "permission.updated";
+    /// `permission.deleted`.
+    PermissionDeleted(Permission) = "permission.deleted";
+
+    /// `invitation.created`: an invitation to the application was sent.
+    InvitationCreated(Invitation) = "invitation.created";
+    /// `invitation.accepted`: it was used to sign up.
+    InvitationAccepted(Invitation) = "invitation.accepted";
+    /// `invitation.revoked`.
+    InvitationRevoked(Invitation) = "invitation.revoked";
+
+    /// `waitlistEntry.created`: an address joined the waitlist.
+    WaitlistEntryCreated(WaitlistEntry) = "waitlistEntry.created";
+    /// `waitlistEntry.updated`: invited, rejected or completed.
+    WaitlistEntryUpdated(WaitlistEntry) = "waitlistEntry.updated";
+
+    /// `subscription.created`.
+    SubscriptionCreated(Subscription) = "subscription.created";
+    /// `subscription.updated`.
+    SubscriptionUpdated(Subscription) = "subscription.updated";
+    /// `subscription.active`.
+    SubscriptionActive(Subscription) = "subscription.active";
+    /// `subscription.pastDue` (sent as `subscription.past_due` by earlier releases).
+    SubscriptionPastDue(Subscription) = "subscription.pastDue" | "subscription.past_due";
+
+    /// `subscriptionItem.created`.
+    SubscriptionItemCreated(SubscriptionItem) = "subscriptionItem.created";
+    /// `subscriptionItem.updated`.
+    SubscriptionItemUpdated(SubscriptionItem) = "subscriptionItem.updated";
+    /// `subscriptionItem.active`.
+    SubscriptionItemActive(SubscriptionItem) = "subscriptionItem.active";
+    /// `subscriptionItem.canceled`.
+    SubscriptionItemCanceled(SubscriptionItem) = "subscriptionItem.canceled";
+    /// `subscriptionItem.upcoming`.
+    SubscriptionItemUpcoming(SubscriptionItem) = "subscriptionItem.upcoming";
+    /// `subscriptionItem.ended`.
+    SubscriptionItemEnded(SubscriptionItem) = "subscriptionItem.ended";
+    /// `subscriptionItem.abandoned`.
+    SubscriptionItemAbandoned(SubscriptionItem) = "subscriptionItem.abandoned";
+    /// `subscriptionItem.incomplete`.
+    SubscriptionItemIncomplete(SubscriptionItem) = "subscriptionItem.incomplete";
+    /// `subscriptionItem.pastDue` (sent as `subscriptionItem.past_due` by earlier releases).
+    SubscriptionItemPastDue(SubscriptionItem) = "subscriptionItem.pastDue" | "subscriptionItem.past_due";
+    /// `subscriptionItem.freeTrialEnding`: a free trial ends soon.
+    SubscriptionItemFreeTrialEnding(SubscriptionItem) = "subscriptionItem.freeTrialEnding";
+
+    /// `paymentAttempt.created`.
+    PaymentAttemptCreated(PaymentAttempt) = "paymentAttempt.created";
+    /// `paymentAttempt.updated`: it succeeded or failed.
+    PaymentAttemptUpdated(PaymentAttempt) = "paymentAttempt.updated";
 }
