@@ -291,7 +291,8 @@ fn legacy_past_due_names_parse_to_the_same_variant() {
 #[test]
 fn missing_object_and_optional_envelope_fields_are_tolerated() {
     let event = WebhookEvent::parse(
-        br#"{"type":"user.created","timestamp":1654012591835,"data":{"id":"user_1","created_at":1,"updated_at":2},
+        br#"{"type":"user.created","timestamp":1654012591835,
+            "data":{"id":"user_1","created_at":1,"updated_at":2},
             "event_attributes":{"http_request":null},"some_future_field":[1]}"#,
     )
     .unwrap();

@@ -181,6 +181,15 @@ fn unknown_verification_strings_are_kept_as_other() {
 }
 
 #[test]
+fn enum_strings_from_an_owned_json_value_take_the_same_path() {
+    let known: VerificationStatus = serde_json::from_value(serde_json::json!("verified")).unwrap();
+    assert_eq!(known, VerificationStatus::Verified);
+    let other: VerificationStatus = serde_json::from_value(serde_json::json!("new")).unwrap();
+    assert_eq!(other, VerificationStatus::Other("new".into()));
+    assert!(serde_json::from_value::<VerificationStatus>(serde_json::json!(1)).is_err());
+}
+
+#[test]
 fn escaped_enum_strings_are_still_recognized() {
     let body = br#"{"type":"user.updated","object":"event","timestamp":1654012591835,
         "data":{"id":"user_1","created_at":1,"updated_at":2,"primary_email_address_id":"idn_1",

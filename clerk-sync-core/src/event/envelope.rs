@@ -85,8 +85,10 @@ impl WebhookEvent {
     ///     "updated_at": 1654012824306,
     ///     "primary_email_address_id": "idn_2",
     ///     "email_addresses": [
-    ///       {"id": "idn_1", "email_address": "old@example.org", "verification": {"status": "verified", "strategy": "email_code"}},
-    ///       {"id": "idn_2", "email_address": "new@example.org", "verification": {"status": "verified", "strategy": "email_code"}}
+    ///       {"id": "idn_1", "email_address": "old@example.org",
+    ///        "verification": {"status": "verified", "strategy": "email_code"}},
+    ///       {"id": "idn_2", "email_address": "new@example.org",
+    ///        "verification": {"status": "verified", "strategy": "email_code"}}
     ///     ]
     ///   }
     /// }"#;

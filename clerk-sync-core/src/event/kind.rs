@@ -126,7 +126,9 @@ macro_rules! clerk_events {
             pub fn object_id(&self) -> Option<&str> {
                 match self {
                     $( Self::$variant(data) => ObjectId::object_id(data), )*
-                    Self::Unknown { data, .. } => data.get("id").and_then(serde_json::Value::as_str),
+                    Self::Unknown { data, .. } => {
+                        data.get("id").and_then(serde_json::Value::as_str)
+                    }
                 }
             }
         }
@@ -237,7 +239,8 @@ clerk_events! {
     /// `subscriptionItem.incomplete`.
     SubscriptionItemIncomplete(SubscriptionItem) = "subscriptionItem.incomplete";
     /// `subscriptionItem.pastDue` (sent as `subscriptionItem.past_due` by earlier releases).
-    SubscriptionItemPastDue(SubscriptionItem) = "subscriptionItem.pastDue" | "subscriptionItem.past_due";
+    SubscriptionItemPastDue(SubscriptionItem) =
+        "subscriptionItem.pastDue" | "subscriptionItem.past_due";
     /// `subscriptionItem.freeTrialEnding`: a free trial ends soon.
     SubscriptionItemFreeTrialEnding(SubscriptionItem) = "subscriptionItem.freeTrialEnding";
 

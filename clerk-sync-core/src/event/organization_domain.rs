@@ -48,7 +48,7 @@ pub struct OrganizationDomain {
 ///
 /// Separate from [`Verification`](super::Verification) because Clerk names the expiry
 /// `expires_at` here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DomainVerification {
     /// `verified` or `unverified`.

@@ -19,6 +19,9 @@ macro_rules! string_enum {
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
             /// A value this version of the library does not know, exactly as sent.
+            ///
+            /// A later version may give the value its own variant, so test for a specific
+            /// string with `as_str()` rather than by matching `Other`.
             Other(String),
         }
 
@@ -54,7 +57,10 @@ macro_rules! string_enum {
         }
 
         impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            fn deserialize<D>(deserializer: D) -> Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
                 struct Visit;
                 impl ::serde::de::Visitor<'_> for Visit {
                     type Value = $name;
@@ -64,8 +70,12 @@ macro_rules! string_enum {
                     fn visit_str<E: ::serde::de::Error>(self, value: &str) -> Result<$name, E> {
                         Ok($name::from(value))
                     }
-                    fn visit_string<E: ::serde::de::Error>(self, value: String) -> Result<$name, E> {
-                        // Reuse the buffer serde already allocated for an escaped string.
+                    fn visit_string<E>(self, value: String) -> Result<$name, E>
+                    where
+                        E: ::serde::de::Error,
+                    {
+                        // Deserializers that own their strings (`serde_json::Value`) hand
+                        // them over; keep that buffer instead of copying it into `Other`.
                         match $name::from(value.as_str()) {
                             $name::Other(_) => Ok($name::Other(value)),
                             known => Ok(known),

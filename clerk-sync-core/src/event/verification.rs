@@ -68,7 +68,8 @@ impl VerificationStrategy {
     ///
     /// ```
     /// use clerk_sync_core::event::VerificationStrategy;
-    /// assert_eq!(VerificationStrategy::from("from_oauth_google").oauth_provider(), Some("google"));
+    /// let strategy = VerificationStrategy::from("from_oauth_google");
+    /// assert_eq!(strategy.oauth_provider(), Some("google"));
     /// assert_eq!(VerificationStrategy::from("ticket").oauth_provider(), None);
     /// ```
     pub fn oauth_provider(&self) -> Option<&str> {
