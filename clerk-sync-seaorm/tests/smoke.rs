@@ -105,3 +105,102 @@ async fn basics_postgres() {
 async fn basics_mysql() {
     basics(Db::Mysql).await;
 }
+
+/// `apply_batch` ends in the same rows and counts as applying the records one by one.
+async fn batch_matches_row_by_row(db: Db) {
+    use clerk_sync_core::store::{LocalChange, OutboxStore, UserProfile, UserQuery};
+    if common::url(db).is_none() {
+        return;
+    }
+    let now = datetime!(2026-03-01 12:00:00.5 UTC);
+    let mut records = Vec::new();
+    for i in 0..2500 {
+        let id = format!("user_{i:05}");
+        let mut r = ClerkUserRecord::new(&id, 100 + (i % 7), format!(r#"{{"id":"{id}","n":{i}}}"#));
+        r.email = Some(format!("{id}@example.com"));
+        r.first_name = (i % 3 == 0).then(|| "Zoë \"quoted\" ünïcode".to_owned());
+        r.public_metadata = (i % 5 == 0).then(|| serde_json::json!({"plan": "pro", "i": i}));
+        records.push(r);
+    }
+    // duplicates (older and newer), a record that links, and one for a tombstone
+    records.push(ClerkUserRecord::new("user_00001", 50, "{}"));
+    records.push(ClerkUserRecord::new("user_00002", 500, r#"{"newer":true}"#));
+    let mut link = ClerkUserRecord::new("user_link", 7, "{}");
+    link.email = Some("local@example.com".to_owned());
+    link.link_email = link.email.clone();
+    records.push(link);
+    records.push(ClerkUserRecord::new("user_gone", 9, "{}"));
+
+    let prepare = |s: clerk_sync_seaorm::SeaOrmStore| async move {
+        let mut p = UserProfile::default();
+        p.email = Some("local@example.com".to_owned());
+        s.enqueue_local_change(&LocalChange::Create(p), now)
+            .await
+            .ok();
+        s.upsert_user(&ClerkUserRecord::new("user_00003", 1, "{}"), now)
+            .await
+            .unwrap();
+        s.upsert_user(&ClerkUserRecord::new("user_00004", 1000, "{}"), now)
+            .await
+            .unwrap();
+        s.tombstone_user(&Tombstone::new("user_gone", now), now)
+            .await
+            .unwrap();
+        s
+    };
+    let bulk = prepare(common::fresh(db).await).await;
+    let single = prepare(common::fresh(db).await).await;
+    let got = bulk.apply_batch(&records, now).await.unwrap();
+    let mut want = clerk_sync_core::store::BatchOutcome::default();
+    for r in &records {
+        match single.upsert_user(r, now).await.unwrap() {
+            UpsertOutcome::Inserted => want.inserted += 1,
+            UpsertOutcome::Updated | UpsertOutcome::Linked => want.updated += 1,
+            _ => want.unchanged += 1,
+        }
+    }
+    assert_eq!(got, want);
+    let snapshot = |s: &clerk_sync_seaorm::SeaOrmStore| {
+        let s = s.clone();
+        async move {
+            let mut q = UserQuery::new(1000);
+            q.include_deleted = true;
+            let mut rows = Vec::new();
+            loop {
+                let page = s.list_users(&q).await.unwrap();
+                let Some(last) = page.last() else { break };
+                q.after_id = Some(last.id);
+                rows.extend(page.into_iter().map(|u| {
+                    (
+                        u.clerk_id,
+                        u.email,
+                        u.first_name,
+                        u.public_metadata,
+                        u.raw_json,
+                        u.clerk_updated_at,
+                        u.sync_status,
+                        u.deleted_at,
+                    )
+                }));
+            }
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows
+        }
+    };
+    assert_eq!(snapshot(&bulk).await, snapshot(&single).await);
+}
+
+#[tokio::test]
+async fn batch_sqlite() {
+    batch_matches_row_by_row(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn batch_postgres() {
+    batch_matches_row_by_row(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn batch_mysql() {
+    batch_matches_row_by_row(Db::Mysql).await;
+}
