@@ -71,9 +71,48 @@ async fn admin(url: &str) -> DatabaseConnection {
     opts.max_connections(2)
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10));
-    Database::connect(opts)
+    let admin = Database::connect(opts)
         .await
-        .unwrap_or_else(|e| panic!("cannot reach the test database: {e}"))
+        .unwrap_or_else(|e| panic!("cannot reach the test database: {e}"));
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT.get_or_init(|| sweep(&admin)).await;
+    admin
+}
+
+/// Drop the schemas and databases that earlier test processes created and could not drop
+/// (a store is dropped without an async hook). Names carry the creating process id, so only
+/// those of processes that are gone are touched, never a concurrent run's.
+async fn sweep(admin: &DatabaseConnection) {
+    use clerk_sync_seaorm::sea_orm::{DbBackend, Statement};
+    let (list, drop) = match admin.get_database_backend() {
+        DbBackend::Postgres => (
+            "SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'seaorm\\_t\\_%'",
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+        ),
+        _ => (
+            "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'seaorm\\_t\\_%'",
+            "DROP DATABASE IF EXISTS {}",
+        ),
+    };
+    let Ok(rows) = admin
+        .query_all_raw(Statement::from_string(admin.get_database_backend(), list))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "n") else {
+            continue;
+        };
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if pid.is_some() && !alive {
+            admin
+                .execute_unprepared(&drop.replace("{}", &name))
+                .await
+                .ok();
+        }
+    }
 }
 
 /// A connection to a fresh, empty database of kind `db` (not migrated), with a pool of up to
@@ -137,4 +176,56 @@ pub async fn fresh_with(db: Db, max_connections: u32) -> SeaOrmStore {
     let store = SeaOrmStore::new(fresh_connection(db, max_connections).await);
     store.migrate().await.expect("migrate");
     store
+}
+
+async fn connect_pg(base: &str, schema: &str, max_connections: u32) -> DatabaseConnection {
+    let mut opts = ConnectOptions::new(base);
+    opts.max_connections(max_connections)
+        .sqlx_logging(false)
+        .set_schema_search_path(schema);
+    Database::connect(opts)
+        .await
+        .expect("connect to the schema")
+}
+
+async fn connect_mysql(base: &str, name: &str, max_connections: u32) -> DatabaseConnection {
+    connect_mysql_like(base, name, max_connections).await
+}
+
+/// A new pool on the database `name` made by [`fresh_pg_database`] or (MySQL)
+/// [`fresh_connection`].
+pub async fn reconnect(db: Db, name: &str) -> DatabaseConnection {
+    let base = url(db).expect("caller checked url()");
+    match db {
+        Db::Postgres => connect_mysql_like(&base, name, 4).await,
+        Db::Mysql => connect_mysql(&base, name, 4).await,
+        Db::Sqlite => panic!("reconnect is for server databases"),
+    }
+}
+
+/// A fresh PostgreSQL *database* (not schema), for tests that must find every backend of one
+/// pool (`pg_stat_activity.datname`) without touching other tests' connections.
+pub async fn fresh_pg_database(max_connections: u32) -> (DatabaseConnection, String) {
+    let base = url(Db::Postgres).expect("caller checked url()");
+    let name = unique("seaorm_db");
+    let admin = admin(&base).await;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    (
+        connect_mysql_like(&base, &name, max_connections).await,
+        name,
+    )
+}
+
+/// Connect to database `name` on the server of `base` (PostgreSQL or MySQL URL).
+async fn connect_mysql_like(base: &str, name: &str, max_connections: u32) -> DatabaseConnection {
+    let (server, _) = base.rsplit_once('/').expect("url has a database path");
+    let mut opts = ConnectOptions::new(format!("{server}/{name}"));
+    opts.max_connections(max_connections).sqlx_logging(false);
+    Database::connect(opts)
+        .await
+        .expect("connect to the database")
 }
