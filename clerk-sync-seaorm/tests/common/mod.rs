@@ -74,8 +74,13 @@ async fn admin(url: &str) -> DatabaseConnection {
     let admin = Database::connect(opts)
         .await
         .unwrap_or_else(|e| panic!("cannot reach the test database: {e}"));
-    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    SWEPT.get_or_init(|| sweep(&admin)).await;
+    static SWEPT_PG: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    static SWEPT_MYSQL: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let swept = match admin.get_database_backend() {
+        clerk_sync_seaorm::sea_orm::DbBackend::Postgres => &SWEPT_PG,
+        _ => &SWEPT_MYSQL,
+    };
+    swept.get_or_init(|| sweep(&admin)).await;
     admin
 }
 
