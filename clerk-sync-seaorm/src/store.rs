@@ -66,6 +66,10 @@ impl SeaOrmStore {
     /// Statement logging is off: webhook traffic would flood the log.
     pub async fn connect(url: &str) -> Result<SeaOrmStore, StoreError> {
         let mut opts = ConnectOptions::new(url);
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // Every connection to an in-memory SQLite URL opens its own empty database.
+            opts.max_connections(1);
+        }
         opts.sqlx_logging(false)
             .acquire_timeout(Duration::from_secs(10))
             .map_sqlx_sqlite_opts(|o| {

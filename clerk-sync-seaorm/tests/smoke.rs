@@ -204,3 +204,50 @@ async fn batch_postgres() {
 async fn batch_mysql() {
     batch_matches_row_by_row(Db::Mysql).await;
 }
+
+/// Without migrations, store calls report a schema problem, not a transient one.
+async fn unmigrated_is_schema_error(db: Db) {
+    if common::url(db).is_none() {
+        return;
+    }
+    let s = clerk_sync_seaorm::SeaOrmStore::new(common::fresh_connection(db, 2).await);
+    let err = s.get_user("user_a").await.expect_err("no tables yet");
+    assert!(
+        matches!(err, clerk_sync_core::store::StoreError::Schema(_)),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    s.migrate().await.expect("migrate");
+    s.migrate().await.expect("migrating twice is harmless");
+    assert!(s.get_user("user_a").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn unmigrated_sqlite() {
+    unmigrated_is_schema_error(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unmigrated_postgres() {
+    unmigrated_is_schema_error(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn unmigrated_mysql() {
+    unmigrated_is_schema_error(Db::Mysql).await;
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_url_is_one_database() {
+    let s = clerk_sync_seaorm::SeaOrmStore::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    let now = datetime!(2026-03-01 12:00:00 UTC);
+    for i in 0..8 {
+        s.upsert_user(&ClerkUserRecord::new(format!("user_{i}"), 1, "{}"), now)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.count_by_status().await.unwrap().synced, 8);
+}
