@@ -89,33 +89,41 @@ async fn admin(url: &str) -> DatabaseConnection {
 /// those of processes that are gone are touched, never a concurrent run's.
 async fn sweep(admin: &DatabaseConnection) {
     use clerk_sync_seaorm::sea_orm::{DbBackend, Statement};
-    let (list, drop) = match admin.get_database_backend() {
-        DbBackend::Postgres => (
-            "SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'seaorm\\_t\\_%'",
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-        ),
-        _ => (
+    let kinds: &[(&str, &str)] = match admin.get_database_backend() {
+        DbBackend::Postgres => &[
+            (
+                "SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'seaorm\\_t\\_%'",
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+            ),
+            (
+                "SELECT datname::text AS n FROM pg_database WHERE datname LIKE 'seaorm\\_db\\_%'",
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ),
+        ],
+        _ => &[(
             "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'seaorm\\_t\\_%'",
             "DROP DATABASE IF EXISTS {}",
-        ),
+        )],
     };
-    let Ok(rows) = admin
-        .query_all_raw(Statement::from_string(admin.get_database_backend(), list))
-        .await
-    else {
-        return;
-    };
-    for row in rows {
-        let Ok(name) = row.try_get::<String>("", "n") else {
+    for (list, drop) in kinds {
+        let Ok(rows) = admin
+            .query_all_raw(Statement::from_string(admin.get_database_backend(), *list))
+            .await
+        else {
             continue;
         };
-        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-        if pid.is_some() && !alive {
-            admin
-                .execute_unprepared(&drop.replace("{}", &name))
-                .await
-                .ok();
+        for row in rows {
+            let Ok(name) = row.try_get::<String>("", "n") else {
+                continue;
+            };
+            let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+            if pid.is_some() && !alive {
+                admin
+                    .execute_unprepared(&drop.replace("{}", &name))
+                    .await
+                    .ok();
+            }
         }
     }
 }
@@ -233,4 +241,41 @@ async fn connect_mysql_like(base: &str, name: &str, max_connections: u32) -> Dat
     Database::connect(opts)
         .await
         .expect("connect to the database")
+}
+
+/// A fresh, empty database that two stores can open by URL: `(url, sea-orm store on it)`, not
+/// migrated. `None` when the database's tests are skipped.
+pub async fn shared_database(db: Db) -> Option<(String, SeaOrmStore)> {
+    let base = url(db)?;
+    match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("{}.db", unique("x"))).display()
+            );
+            let store = SeaOrmStore::connect(&url).await.expect("open sqlite");
+            Some((url, store))
+        }
+        Db::Postgres => {
+            let (conn, name) = fresh_pg_database(8).await;
+            let (server, _) = base.rsplit_once('/').expect("url has a database path");
+            Some((format!("{server}/{name}"), SeaOrmStore::new(conn)))
+        }
+        Db::Mysql => {
+            let conn = fresh_connection(db, 8).await;
+            let row = conn
+                .query_one_raw(clerk_sync_seaorm::sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    "SELECT DATABASE() AS n",
+                ))
+                .await
+                .expect("database name")
+                .expect("a row");
+            let name: String = row.try_get("", "n").expect("name");
+            let (server, _) = base.rsplit_once('/').expect("url has a database path");
+            Some((format!("{server}/{name}"), SeaOrmStore::new(conn)))
+        }
+    }
 }
