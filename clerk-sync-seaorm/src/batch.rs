@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
 use crate::error::{is_conflict, map_db_err};
-use crate::sql::{Dialect, tv};
+use crate::sql::Dialect;
 use crate::users;
 
 /// Records per statement: large enough to amortize the round trip, small enough that one
@@ -113,7 +113,7 @@ async fn apply_chunk(
         let n = bulk.len() as u64;
         let (inserted, updated) = if d.is_pg() {
             let rows = txn
-                .query_all_raw(d.stmt(PG_UPSERT, vec![doc.into(), tv(now)]))
+                .query_all_raw(d.stmt(PG_UPSERT, vec![doc.into(), d.tv(now)]))
                 .await?;
             let mut inserted = 0;
             for row in &rows {
@@ -124,22 +124,25 @@ async fn apply_chunk(
             (inserted, rows.len() as u64 - inserted)
         } else if d.is_mysql() {
             let inserted = txn
-                .execute_raw(d.stmt(mysql_insert(), vec![tv(now), tv(now), doc.clone().into()]))
+                .execute_raw(d.stmt(
+                    mysql_insert(),
+                    vec![d.tv(now), d.tv(now), doc.clone().into()],
+                ))
                 .await?
                 .rows_affected();
             // sqlx sets CLIENT_FOUND_ROWS, so this counts rows matching the guard: the updates.
             let updated = txn
-                .execute_raw(d.stmt(mysql_update(), vec![doc.into(), tv(now)]))
+                .execute_raw(d.stmt(mysql_update(), vec![doc.into(), d.tv(now)]))
                 .await?
                 .rows_affected();
             (inserted, updated)
         } else {
             let inserted = txn
-                .execute_raw(d.stmt(SQLITE_INSERT, vec![doc.clone().into(), tv(now)]))
+                .execute_raw(d.stmt(SQLITE_INSERT, vec![doc.clone().into(), d.tv(now)]))
                 .await?
                 .rows_affected();
             let updated = txn
-                .execute_raw(d.stmt(SQLITE_UPDATE, vec![doc.into(), tv(now)]))
+                .execute_raw(d.stmt(SQLITE_UPDATE, vec![doc.into(), d.tv(now)]))
                 .await?
                 .rows_affected();
             (inserted, updated)

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 use time::OffsetDateTime;
 
 use crate::error::is_unique_violation;
-use crate::sql::{Dialect, sv, tv};
+use crate::sql::{Dialect, sv};
 
 /// Insert-if-absent by `svix_id`.
 pub(crate) async fn insert<C: ConnectionTrait>(
@@ -17,7 +17,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         e.svix_id.to_owned().into(),
         e.event_type.to_owned().into(),
         sv(e.object_id),
-        tv(e.received_at),
+        d.tv(e.received_at),
         e.payload.to_owned().into(),
     ];
     let inserted = if d.is_mysql() {
@@ -96,7 +96,7 @@ pub(crate) async fn mark_processed<C: ConnectionTrait>(
     conn.execute_raw(d.stmt(
         sql,
         vec![
-            tv(at),
+            d.tv(at),
             outcome.as_str().to_owned().into(),
             sv(error),
             svix_id.to_owned().into(),

@@ -10,7 +10,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use crate::entity::{clerk_user, sync_outbox};
-use crate::sql::{Dialect, sv, tv};
+use crate::sql::{Dialect, sv};
 
 /// Later of `now + d`, saturating instead of overflowing.
 pub(crate) fn later(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
@@ -83,8 +83,8 @@ pub(crate) async fn enqueue(
                 sv(profile.username.as_deref()),
                 sv(profile.external_id.as_deref()),
                 json_text(&profile.public_metadata),
-                tv(now),
-                tv(now),
+                d.tv(now),
+                d.tv(now),
             ];
             (
                 insert_returning_id(d, txn, sql, values).await?,
@@ -114,7 +114,7 @@ pub(crate) async fn enqueue(
                 sv(profile.username.as_deref()),
                 sv(profile.external_id.as_deref()),
                 json_text(&profile.public_metadata),
-                tv(now),
+                d.tv(now),
                 (*user_id).into(),
             ];
             if txn.execute_raw(d.stmt(sql, values)).await?.rows_affected() == 0 {
@@ -129,7 +129,7 @@ pub(crate) async fn enqueue(
                 q(d, 1),
                 q(d, 2)
             );
-            let values = vec![tv(now), (*user_id).into()];
+            let values = vec![d.tv(now), (*user_id).into()];
             if txn.execute_raw(d.stmt(sql, values)).await?.rows_affected() == 0 {
                 return Ok(None);
             }
@@ -152,8 +152,8 @@ pub(crate) async fn enqueue(
         user_id.into(),
         change.operation().as_str().to_owned().into(),
         payload.into(),
-        tv(now),
-        tv(now),
+        d.tv(now),
+        d.tv(now),
     ];
     let outbox_id = insert_returning_id(d, txn, sql, values).await?;
     let user = clerk_user::Entity::find_by_id(user_id)
@@ -188,7 +188,7 @@ pub(crate) async fn claim(
     lease: Duration,
     limit: u32,
 ) -> Result<Vec<sync_outbox::Model>, DbErr> {
-    let until = tv(later(now, lease));
+    let until = d.tv(later(now, lease));
     let limit = i64::from(limit);
     if d.is_mysql() {
         // Skip rows another worker has locked instead of waiting for them: two workers then
@@ -320,13 +320,13 @@ pub(crate) async fn complete(
             clerk.clone(),
             clerk.clone(),
             clerk,
-            tv(now),
-            tv(now),
+            d.tv(now),
+            d.tv(now),
             user_id.into(),
             user_id.into(),
         ]
     } else {
-        vec![clerk.clone(), clerk, tv(now), user_id.into()]
+        vec![clerk.clone(), clerk, d.tv(now), user_id.into()]
     };
     txn.execute_raw(d.stmt(sql, values)).await?;
     Ok(Some(()))
@@ -352,7 +352,7 @@ pub(crate) async fn fail(
             q(d, 2),
             q(d, 3)
         ),
-        vec![tv(next_attempt_at), error.to_owned().into(), id.into()],
+        vec![d.tv(next_attempt_at), error.to_owned().into(), id.into()],
     ))
     .await?;
     txn.execute_raw(d.stmt(
@@ -363,7 +363,7 @@ pub(crate) async fn fail(
             q(d, 3),
             q(d, 4)
         ),
-        vec![error.to_owned().into(), tv(now), tv(now), user_id.into()],
+        vec![error.to_owned().into(), d.tv(now), d.tv(now), user_id.into()],
     ))
     .await?;
     Ok(Some(()))
@@ -394,7 +394,7 @@ pub(crate) async fn give_up(
             q(d, 3),
             q(d, 4)
         ),
-        vec![error.to_owned().into(), tv(now), tv(now), user_id.into()],
+        vec![error.to_owned().into(), d.tv(now), d.tv(now), user_id.into()],
     ))
     .await?;
     Ok(Some(()))

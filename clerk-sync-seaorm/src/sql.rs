@@ -86,14 +86,34 @@ impl Dialect {
         }
     }
 
+    /// A time value to write.
+    ///
+    /// On SQLite this is text in the one fixed-width form the sqlx store writes too
+    /// (`2026-11-22T05:44:37.123456Z`), rather than sqlx's `OffsetDateTime` encoding, which
+    /// trims trailing fraction zeros: fixed width keeps plain text comparison (which the sqlx
+    /// store uses) ordered like the instants, and either store reads the other's rows.
+    pub(crate) fn tv(self, t: OffsetDateTime) -> Value {
+        let t = ts(t);
+        if self.is_sqlite() {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.microsecond()
+            )
+            .into()
+        } else {
+            t.into()
+        }
+    }
+
     pub(crate) fn stmt(self, sql: impl Into<String>, values: Vec<Value>) -> Statement {
         Statement::from_sql_and_values(self.0, sql.into(), values)
     }
-}
-
-/// A time value to write.
-pub(crate) fn tv(t: OffsetDateTime) -> Value {
-    ts(t).into()
 }
 
 /// An optional string value.

@@ -21,7 +21,7 @@ use crate::convert;
 use crate::entity::{clerk_user, sync_run, webhook_event};
 use crate::error::{is_conflict, map_db_err};
 use crate::migration::Migrator;
-use crate::sql::{Dialect, tv};
+use crate::sql::Dialect;
 use crate::{ledger, outbox, users};
 
 /// How often a transaction that lost a deadlock or serialization race is run again before the
@@ -478,7 +478,7 @@ impl LeaseStore for SeaOrmStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let d = self.d;
-        let expires = tv(outbox::later(now, ttl));
+        let expires = self.d.tv(outbox::later(now, ttl));
         if d.is_mysql() {
             // `holder` first: the `expires_at` assignment then sees whether it was taken, and
             // with CLIENT_FOUND_ROWS the affected-row count cannot say, so the holder is read
@@ -494,7 +494,7 @@ impl LeaseStore for SeaOrmStore {
                         name.to_owned().into(),
                         holder.to_owned().into(),
                         expires.clone(),
-                        tv(now),
+                        self.d.tv(now),
                     ],
                 ))
                 .await?;
@@ -543,7 +543,7 @@ impl LeaseStore for SeaOrmStore {
             self.param(3)
         );
         let values = vec![
-            tv(outbox::later(now, ttl)),
+            self.d.tv(outbox::later(now, ttl)),
             name.to_owned().into(),
             holder.to_owned().into(),
         ];
@@ -592,8 +592,8 @@ impl RunLogStore for SeaOrmStore {
         let values = vec![
             run.kind.clone().into(),
             run.triggered_by.clone().into(),
-            tv(run.started_at),
-            tv(run.finished_at),
+            self.d.tv(run.started_at),
+            self.d.tv(run.finished_at),
             run.dry_run.into(),
             run.force.into(),
             report.into(),

@@ -7,12 +7,13 @@ use sea_orm::{ConnectionTrait, DbErr, TransactionSession, TransactionTrait, Valu
 use time::OffsetDateTime;
 
 use crate::error::is_unique_violation;
-use crate::sql::{Dialect, sv, tv};
+use crate::sql::{Dialect, sv};
 
 /// The record's values in the order every user statement below numbers them:
 /// 1 clerk_id, 2 email, 3 first_name, 4 last_name, 5 username, 6 image_url, 7 external_id,
 /// 8 public_metadata (JSON text), 9 raw_json (JSON text), 10 clerk_updated_at, 11 now.
 fn record_values(
+    d: Dialect,
     record: &ClerkUserRecord,
     metadata: Option<String>,
     now: OffsetDateTime,
@@ -28,7 +29,7 @@ fn record_values(
         metadata.into(),
         record.raw_json.clone().into(),
         record.clerk_updated_at.into(),
-        tv(now),
+        d.tv(now),
     ]
 }
 
@@ -177,7 +178,7 @@ async fn try_link<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let mut values = record_values(record, metadata, now);
+    let mut values = record_values(d, record, metadata, now);
     values.push(email.to_owned().into());
     let stmt = d.stmt(link_sql(d), values);
     if d.is_pg() {
@@ -245,7 +246,7 @@ where
     {
         return Ok(UpsertOutcome::Linked);
     }
-    let values = record_values(record, metadata, now);
+    let values = record_values(d, record, metadata, now);
     if d.is_pg() {
         let row = conn.query_one_raw(d.stmt(upsert_sql(d), values)).await?;
         if let Some(row) = row {
@@ -258,7 +259,7 @@ where
         }
     } else if d.is_mysql() {
         let mut values = values;
-        values.push(tv(now));
+        values.push(d.tv(now));
         let r = conn.execute_raw(d.stmt(upsert_sql(d), values)).await?;
         // 1 = inserted, 2 = updated; sqlx sets CLIENT_FOUND_ROWS, so a declined update also
         // reports 1, but only an insert sets the generated id.
@@ -336,11 +337,11 @@ pub(crate) async fn tombstone<C: ConnectionTrait>(
     let mut values = vec![
         t.clerk_id.clone().into(),
         sv(t.external_id.as_deref()),
-        tv(t.deleted_at),
-        tv(now),
+        d.tv(t.deleted_at),
+        d.tv(now),
     ];
     if d.is_mysql() {
-        values.push(tv(now));
+        values.push(d.tv(now));
     }
     let r = conn.execute_raw(d.stmt(tombstone_sql(d), values)).await?;
     let deleted = if d.is_mysql() {
@@ -369,7 +370,7 @@ pub(crate) async fn link_clerk_id<C: ConnectionTrait>(
         d.stmt(
             "UPDATE clerk_users SET clerk_id = ?, updated_at = ? \
              WHERE id = ? AND clerk_id IS NULL AND deleted_at IS NULL",
-            vec![clerk_id.to_owned().into(), tv(now), id.into()],
+            vec![clerk_id.to_owned().into(), d.tv(now), id.into()],
         )
     } else {
         d.stmt(
@@ -381,7 +382,7 @@ pub(crate) async fn link_clerk_id<C: ConnectionTrait>(
                 d.p(3),
                 p1 = d.p(1)
             ),
-            vec![clerk_id.to_owned().into(), tv(now), id.into()],
+            vec![clerk_id.to_owned().into(), d.tv(now), id.into()],
         )
     };
     // Outside a transaction, a unique violation (another row took the id meanwhile) is just
@@ -420,8 +421,8 @@ pub(crate) async fn record_sync_error<C: ConnectionTrait>(
             sql,
             vec![
                 error.to_owned().into(),
-                tv(at),
-                tv(at),
+                d.tv(at),
+                d.tv(at),
                 clerk_id.to_owned().into(),
             ],
         ))
