@@ -190,6 +190,11 @@ pub trait OutboxStore: Send + Sync {
     /// Clerk accepted entry `id`: delete it, set the row's `clerk_id` if `clerk_id` is given and
     /// the row has none, set `last_sync_attempt = now`, clear `sync_error`, and set `synced`
     /// unless other entries for the row remain queued.
+    ///
+    /// If another row already has that `clerk_id` (the webhook echo of a create can arrive
+    /// before the worker reports back, and insert the user when its email is not verified),
+    /// the row keeps no `clerk_id` rather than breaking its uniqueness; this is not an error.
+    /// A missing entry gives [`StoreError::NotFound`].
     async fn complete_outbox(
         &self,
         id: i64,
