@@ -9,16 +9,19 @@
 //! macro, which expands to one `#[tokio::test]` per case, so failures are reported per case and
 //! cases run in parallel:
 //!
-//! ```ignore
+//! ```
 //! // tests/conformance.rs of a store crate (needs `tokio` with `macros` and
 //! // `rt-multi-thread` among its dev-dependencies).
+//! # use clerk_sync_core::memory::MemoryStore as MyStore;
 //! async fn fresh_store() -> MyStore {
-//!     // A new database or schema every call: cases run in parallel, and the
-//!     // property cases call the factory once per generated history.
-//!     MyStore::connect_to_fresh_schema().await
+//!     // A SQL store would create a new database or schema here on every call:
+//!     // cases run in parallel, and the property cases ask for a fresh store per
+//!     // generated history.
+//!     MyStore::new()
 //! }
 //!
 //! clerk_sync_core::store_conformance_tests!(fresh_store);
+//! # fn main() {}
 //! ```
 //!
 //! [`run_all`] runs every case one after another in a single test instead.
@@ -39,6 +42,7 @@ mod ledger;
 mod outbox;
 mod runs;
 mod users;
+mod webhooks;
 
 pub use history::{concurrent_histories, permutation_property};
 pub use ledger::{apply_inbound_ledgers_and_dedupes, ledger_dedupe, ledger_prune};
@@ -51,6 +55,10 @@ pub use users::{
     counts_by_status, email_linking, email_linking_concurrent, find_and_list_users,
     inbound_upsert_sync_status, link_clerk_id, record_sync_error, scan_versions_pages,
     tombstones_are_terminal, user_round_trip, version_guard,
+};
+pub use webhooks::{
+    webhook_concurrent_deliveries, webhook_hooks_rerun_until_processed,
+    webhook_permutation_property,
 };
 
 /// Something that makes a fresh, empty store each time it is called.
@@ -114,6 +122,9 @@ where
     run_log(&factory).await;
     permutation_property(&factory).await;
     concurrent_histories(&factory).await;
+    webhook_permutation_property(&factory).await;
+    webhook_concurrent_deliveries(&factory).await;
+    webhook_hooks_rerun_until_processed(&factory).await;
 }
 
 /// Expand to one `#[tokio::test]` per conformance case, each calling the given factory.
@@ -124,8 +135,10 @@ where
 /// needs `tokio` (features `macros`, `rt-multi-thread`) as a dev-dependency. Wrap the call in a
 /// `mod` to group the tests; paths in the factory expression resolve at the call site.
 ///
-/// ```ignore
+/// ```
+/// # use clerk_sync_core::memory::MemoryStore as MyStore;
 /// clerk_sync_core::store_conformance_tests!(|| async { MyStore::new() });
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -157,6 +170,9 @@ macro_rules! store_conformance_tests {
             run_log,
             permutation_property,
             concurrent_histories,
+            webhook_permutation_property,
+            webhook_concurrent_deliveries,
+            webhook_hooks_rerun_until_processed,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
