@@ -52,9 +52,9 @@ pub use outbox::{
 };
 pub use runs::{lease_concurrent_acquire, lease_exclusive_and_expiry, run_log};
 pub use users::{
-    counts_by_status, email_linking, email_linking_concurrent, find_and_list_users,
-    inbound_upsert_sync_status, link_clerk_id, record_sync_error, scan_versions_pages,
-    tombstones_are_terminal, user_round_trip, version_guard,
+    apply_batch_follows_upsert_rules, counts_by_status, email_linking, email_linking_concurrent,
+    find_and_list_users, inbound_upsert_sync_status, link_clerk_id, record_sync_error,
+    scan_versions_pages, tombstones_are_terminal, user_round_trip, version_guard,
 };
 pub use webhooks::{
     webhook_concurrent_deliveries, webhook_hooks_rerun_until_processed,
@@ -100,6 +100,7 @@ where
     version_guard(&factory).await;
     inbound_upsert_sync_status(&factory).await;
     tombstones_are_terminal(&factory).await;
+    apply_batch_follows_upsert_rules(&factory).await;
     email_linking(&factory).await;
     email_linking_concurrent(&factory).await;
     link_clerk_id(&factory).await;
@@ -148,6 +149,7 @@ macro_rules! store_conformance_tests {
             version_guard,
             inbound_upsert_sync_status,
             tombstones_are_terminal,
+            apply_batch_follows_upsert_rules,
             email_linking,
             email_linking_concurrent,
             link_clerk_id,

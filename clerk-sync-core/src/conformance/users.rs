@@ -440,6 +440,54 @@ pub async fn tombstones_are_terminal<F: StoreFactory>(factory: F) {
     assert_eq!(must_get(&store, "user_c").await.external_id, None);
 }
 
+/// `apply_batch` (which backends may override with a bulk statement) follows the rules of
+/// `upsert_user` record by record and counts the outcomes.
+pub async fn apply_batch_follows_upsert_rules<F: StoreFactory>(factory: F) {
+    let store = factory.make().await;
+    for clerk_id in ["user_b1", "user_b2", "user_b3"] {
+        store
+            .upsert_user(&record(clerk_id, 10), t(0))
+            .await
+            .expect("upsert_user");
+    }
+    store
+        .tombstone_user(&Tombstone::new("user_b3", t(1)), t(1))
+        .await
+        .expect("tombstone_user");
+    let local = local_row(&store, "batch@example.com", 2).await;
+    let mut newer = record("user_b1", 11);
+    newer.first_name = Some("Newer".to_owned());
+    let batch = [
+        newer,
+        record("user_b2", 10),
+        record("user_b3", 99),
+        record_with_email("user_b4", 5, "batch@example.com", true),
+        record("user_b5", 5),
+    ];
+    let outcome = store.apply_batch(&batch, t(3)).await.expect("apply_batch");
+    assert_eq!(
+        (outcome.inserted, outcome.updated, outcome.unchanged),
+        (1, 2, 2),
+        "inserted b5; updated b1 and linked b4; b2 stale and b3 a tombstone"
+    );
+    assert_eq!(
+        must_get(&store, "user_b1").await.first_name.as_deref(),
+        Some("Newer")
+    );
+    assert_eq!(must_get(&store, "user_b2").await.updated_at, t(0), "stale");
+    assert!(
+        must_get(&store, "user_b3").await.is_deleted(),
+        "still a tombstone"
+    );
+    assert_eq!(must_get(&store, "user_b4").await.id, local, "linked");
+    assert_eq!(must_get(&store, "user_b5").await.created_at, t(3));
+    assert_eq!(
+        store.apply_batch(&[], t(4)).await.expect("apply_batch"),
+        Default::default(),
+        "an empty batch does nothing"
+    );
+}
+
 /// Invariant 6: a verified primary email links a live local row without a `clerk_id`.
 pub async fn email_linking<F: StoreFactory>(factory: F) {
     let store = factory.make().await;
