@@ -5,8 +5,6 @@
 //! what a SQL store gets from one transaction or one conditional statement). A real store
 //! would run the same rules as SQL against its own tables.
 
-#![cfg(feature = "conformance")]
-
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 

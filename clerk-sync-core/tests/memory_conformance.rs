@@ -1,7 +1,5 @@
 //! The store conformance suite, run against the reference in-memory store.
 
-#![cfg(feature = "conformance")]
-
 use clerk_sync_core::memory::MemoryStore;
 
 async fn fresh_store() -> MemoryStore {
