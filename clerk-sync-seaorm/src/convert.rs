@@ -1,13 +1,14 @@
 //! Rows to core values.
 //!
-//! The core value types are `#[non_exhaustive]` without constructors, so a store outside
-//! `clerk-sync-core` cannot build them with struct literals. They do derive `Deserialize`, so
-//! rows go through a `serde_json::Value` built field by field; time values are serialized with
-//! the same `Serialize` impl the `Deserialize` side expects, whatever its format.
+//! `LocalUser`, `OutboxEntry`, `LedgerEntry` and `SyncRun` are `#[non_exhaustive]` without
+//! constructors, so a store outside `clerk-sync-core` cannot build them with struct literals.
+//! They do derive `Deserialize`, so rows go through a `serde_json::Value` built field by field;
+//! time values are serialized with the same `Serialize` impl the `Deserialize` side expects,
+//! whatever its format. (Only reads pay for this; the inbound write path builds none of them.)
 
 use clerk_sync_core::store::{
-    LedgerEntry, LedgerOutcome, LocalUser, OutboxEntry, OutboxOperation, StoreError, SyncRun,
-    SyncStatus, UserProfile,
+    EnqueuedChange, LedgerEntry, LedgerOutcome, LocalUser, OutboxEntry, OutboxOperation,
+    StoreError, SyncRun, SyncStatus, UserProfile, UserVersion,
 };
 use serde_json::json;
 use time::{OffsetDateTime, UtcOffset};
@@ -117,27 +118,15 @@ pub(crate) fn sync_run(m: sync_run::Model) -> Result<SyncRun, StoreError> {
 }
 
 /// A `UserVersion` for a scanned row.
-///
-/// `UserVersion` is `#[non_exhaustive]` with neither a constructor nor `Deserialize`, so no
-/// crate but `clerk-sync-core` can build one: see the crate's report on the core contract.
 pub(crate) fn user_version(
     clerk_id: String,
     clerk_updated_at: Option<i64>,
     deleted: bool,
-) -> Result<clerk_sync_core::store::UserVersion, StoreError> {
-    let _ = (clerk_id, clerk_updated_at, deleted);
-    Err(StoreError::InvalidData {
-        what: "UserVersion cannot be constructed outside clerk-sync-core".to_owned(),
-    })
+) -> UserVersion {
+    UserVersion::new(clerk_id, clerk_updated_at, deleted)
 }
 
-/// An `EnqueuedChange` for a written row and its outbox id; same gap as [`user_version`].
-pub(crate) fn enqueued_change(
-    user: LocalUser,
-    outbox_id: i64,
-) -> Result<clerk_sync_core::store::EnqueuedChange, StoreError> {
-    let _ = (user, outbox_id);
-    Err(StoreError::InvalidData {
-        what: "EnqueuedChange cannot be constructed outside clerk-sync-core".to_owned(),
-    })
+/// An `EnqueuedChange` for a written row and its outbox id.
+pub(crate) fn enqueued_change(user: LocalUser, outbox_id: i64) -> EnqueuedChange {
+    EnqueuedChange::new(user, outbox_id)
 }

@@ -286,7 +286,7 @@ impl UserStore for SeaOrmStore {
                 let version: Option<i64> = r.try_get("", "clerk_updated_at").map_err(map_db_err)?;
                 let deleted: Option<OffsetDateTime> =
                     r.try_get("", "deleted_at").map_err(map_db_err)?;
-                convert::user_version(clerk_id, version, deleted.is_some())
+                Ok(convert::user_version(clerk_id, version, deleted.is_some()))
             })
             .collect()
     }
@@ -391,7 +391,10 @@ impl OutboxStore for SeaOrmStore {
             Ok::<_, DbErr>(out)
         })?;
         let (user, outbox_id) = done.ok_or(not_found("user"))?;
-        convert::enqueued_change(convert::local_user(user)?, outbox_id)
+        Ok(convert::enqueued_change(
+            convert::local_user(user)?,
+            outbox_id,
+        ))
     }
 
     async fn claim_outbox(
