@@ -138,7 +138,9 @@ impl SeaOrmStore {
             InboundChange::Tombstone(t) => {
                 InboundApplied::Tombstone(users::tombstone(d, &txn, t, now).await?)
             }
-            _ => InboundApplied::LedgerOnly,
+            InboundChange::LedgerOnly => InboundApplied::LedgerOnly,
+            // `apply_inbound` routes kinds this store does not know to the provided path.
+            _ => return Err(DbErr::Custom("unsupported inbound change".to_owned())),
         };
         if let Some(outcome) = applied.ledger_outcome() {
             ledger::mark_processed(d, &txn, entry.svix_id, outcome, None, now).await?;
@@ -640,7 +642,20 @@ impl SyncStore for SeaOrmStore {
     ) -> Result<InboundApplied, StoreError> {
         let metadata = match change {
             InboundChange::Upsert(record) => users::validate(record)?,
-            _ => None,
+            InboundChange::Tombstone(_) | InboundChange::LedgerOnly => None,
+            // A kind added to core after this store: the provided three-call path applies it
+            // through `apply_change`, which knows it, at the cost of the single transaction.
+            _ => {
+                if let LedgerInsert::Exists { processed: true } = self.ledger_insert(entry).await? {
+                    return Ok(InboundApplied::Duplicate);
+                }
+                let applied = clerk_sync_core::store::apply_change(self, change, now).await?;
+                if let Some(outcome) = applied.ledger_outcome() {
+                    self.ledger_mark_processed(entry.svix_id, outcome, None, now)
+                        .await?;
+                }
+                return Ok(applied);
+            }
         };
         retry!(self.apply_inbound_once(entry, change, metadata.clone(), now))
     }
