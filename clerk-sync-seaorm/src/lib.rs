@@ -5,6 +5,7 @@ mod batch;
 mod convert;
 pub mod entity;
 mod error;
+mod inbound_pg;
 mod ledger;
 pub mod migration;
 mod outbox;

@@ -22,7 +22,7 @@ use crate::entity::{clerk_user, sync_run, webhook_event};
 use crate::error::{is_conflict, map_db_err};
 use crate::migration::Migrator;
 use crate::sql::Dialect;
-use crate::{ledger, outbox, users};
+use crate::{inbound_pg, ledger, outbox, users};
 
 /// How often a transaction that lost a deadlock or serialization race is run again before the
 /// error goes to the caller (who answers Svix with a retryable 5xx).
@@ -147,6 +147,40 @@ impl SeaOrmStore {
         }
         txn.commit().await?;
         Ok(applied)
+    }
+
+    /// One statement per event on PostgreSQL (see `inbound_pg`). A unique violation there means
+    /// a concurrent delivery inserted the same Clerk id while this one was linking a row; run
+    /// again, the statement sees that row and takes the upsert path.
+    async fn apply_inbound_pg(
+        &self,
+        entry: &NewLedgerEntry<'_>,
+        change: &InboundChange,
+        metadata: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<InboundApplied, StoreError> {
+        let mut attempt = 0u32;
+        loop {
+            let result = match change {
+                InboundChange::Upsert(record) => {
+                    inbound_pg::upsert(self.d, &self.db, entry, record, metadata.clone(), now).await
+                }
+                InboundChange::Tombstone(t) => {
+                    inbound_pg::tombstone(self.d, &self.db, entry, t, now).await
+                }
+                _ => inbound_pg::ledger_only(self.d, &self.db, entry, now).await,
+            };
+            match result {
+                Err(e)
+                    if (is_conflict(&e) || crate::error::is_unique_violation(&e))
+                        && attempt < CONFLICT_RETRIES =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(6))).await;
+                }
+                other => return other.map_err(map_db_err),
+            }
+        }
     }
 
     async fn find_users(
@@ -657,6 +691,9 @@ impl SyncStore for SeaOrmStore {
                 return Ok(applied);
             }
         };
+        if self.d.is_pg() {
+            return self.apply_inbound_pg(entry, change, metadata, now).await;
+        }
         retry!(self.apply_inbound_once(entry, change, metadata.clone(), now))
     }
 }

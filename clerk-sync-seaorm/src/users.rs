@@ -12,7 +12,7 @@ use crate::sql::{Dialect, sv};
 /// The record's values in the order every user statement below numbers them:
 /// 1 clerk_id, 2 email, 3 first_name, 4 last_name, 5 username, 6 image_url, 7 external_id,
 /// 8 public_metadata (JSON text), 9 raw_json (JSON text), 10 clerk_updated_at, 11 now.
-fn record_values(
+pub(crate) fn record_values(
     d: Dialect,
     record: &ClerkUserRecord,
     metadata: Option<String>,
