@@ -14,7 +14,7 @@ use super::claims::SessionClaims;
 use super::error::JwtError;
 use super::jwks::{JwksEndpoint, RefreshPolicy, RemoteKeys};
 use super::key::{Algorithm, VerificationKey};
-use super::token_cache::{TokenCache, hash_token};
+use super::token_cache::TokenCache;
 
 /// Default clock-skew allowance for `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
@@ -289,12 +289,12 @@ impl JwtVerifier {
         let Some(cache) = &self.token_cache else {
             return self.verify_uncached(token, now).await.map(Arc::new);
         };
-        let hash = hash_token(token);
-        if let Some(claims) = cache.get(&hash, now) {
+        let hash = cache.hash(token);
+        if let Some(claims) = cache.get(hash, token, now) {
             return Ok(claims);
         }
         let claims = Arc::new(self.verify_uncached(token, now).await?);
-        cache.insert(hash, claims.clone(), now);
+        cache.insert(hash, token, claims.clone(), now);
         Ok(claims)
     }
 
