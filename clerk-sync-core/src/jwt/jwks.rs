@@ -220,14 +220,18 @@ impl RemoteKeys {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // Claim the attempt synchronously, so a stale set under heavy traffic spawns one task
+        // per interval rather than one per request. A fetch already in flight holds the lock.
+        let Ok(mut last_attempt) = self.refresh.try_lock() else {
+            return;
+        };
+        if last_attempt.is_some_and(|at| at.elapsed() < policy.min_interval) {
+            return;
+        }
+        *last_attempt = Some(Instant::now());
+        drop(last_attempt);
         let this = Arc::clone(self);
         runtime.spawn(async move {
-            // A fetch already in flight will refresh the set for us.
-            let Ok(mut last_attempt) = this.refresh.try_lock() else { return };
-            if last_attempt.is_some_and(|at| at.elapsed() < policy.min_interval) {
-                return;
-            }
-            *last_attempt = Some(Instant::now());
             match this.endpoint.fetch().await {
                 Ok(fresh) => this.store(fresh),
                 Err(error) => {
