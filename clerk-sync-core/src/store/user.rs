@@ -135,7 +135,11 @@ pub struct ClerkUserRecord {
 
 impl ClerkUserRecord {
     /// A record with the required fields; set the rest with struct update or field access.
-    pub fn new(clerk_id: impl Into<String>, clerk_updated_at: i64, raw_json: impl Into<String>) -> Self {
+    pub fn new(
+        clerk_id: impl Into<String>,
+        clerk_updated_at: i64,
+        raw_json: impl Into<String>,
+    ) -> Self {
         ClerkUserRecord {
             clerk_id: clerk_id.into(),
             email: None,
@@ -174,11 +178,14 @@ pub enum UpsertOutcome {
 impl UpsertOutcome {
     /// Whether the row changed.
     pub fn applied(self) -> bool {
-        matches!(self, UpsertOutcome::Inserted | UpsertOutcome::Updated | UpsertOutcome::Linked)
+        matches!(
+            self,
+            UpsertOutcome::Inserted | UpsertOutcome::Updated | UpsertOutcome::Linked
+        )
     }
 }
 
-/// A deletion by Clerk, as written by [`UserStore::tombstone_user`].
+/// A deletion by Clerk, as written by [`UserStore::tombstone_user`](super::UserStore::tombstone_user).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Tombstone {
@@ -226,6 +233,18 @@ pub struct UserVersion {
     pub deleted: bool,
 }
 
+impl UserVersion {
+    /// An entry for `clerk_id`. The struct is `#[non_exhaustive]`, so stores outside this
+    /// crate build it here.
+    pub fn new(clerk_id: impl Into<String>, clerk_updated_at: Option<i64>, deleted: bool) -> Self {
+        UserVersion {
+            clerk_id: clerk_id.into(),
+            clerk_updated_at,
+            deleted,
+        }
+    }
+}
+
 /// Row counts by sync state. Tombstones are counted in `deleted` only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -247,7 +266,7 @@ impl StatusCounts {
     }
 }
 
-/// A page request for [`UserStore::list_users`], ordered by local id.
+/// A page request for [`UserStore::list_users`](super::UserStore::list_users), ordered by local id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserQuery {
@@ -271,7 +290,7 @@ impl UserQuery {
     }
 }
 
-/// What [`UserStore::apply_batch`] did, counted per outcome.
+/// What [`UserStore::apply_batch`](super::UserStore::apply_batch) did, counted per outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BatchOutcome {
