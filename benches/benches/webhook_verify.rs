@@ -86,6 +86,12 @@ fn bench(c: &mut Criterion) {
         svix.verify(&body, &svix_headers(&ours, &body))
             .expect("svix accepts a clerk-sync signature");
 
+        // SHA-256 runs right before clerk_sync: on a shared machine, the pair whose ratio is
+        // the tightest target should see the same background load.
+        group.bench_with_input(BenchmarkId::new("sha256", label), &body, |b, body| {
+            b.iter(|| Sha256::digest(black_box(body)));
+        });
+
         group.bench_with_input(BenchmarkId::new("clerk_sync", label), &body, |b, body| {
             b.iter(|| {
                 let result = ours.verify_at(black_box(&headers), black_box(body), now);
@@ -99,10 +105,6 @@ fn bench(c: &mut Criterion) {
                 let result = svix.verify(black_box(body), black_box(&map));
                 assert!(result.is_ok());
             });
-        });
-
-        group.bench_with_input(BenchmarkId::new("sha256", label), &body, |b, body| {
-            b.iter(|| Sha256::digest(black_box(body)));
         });
     }
     group.finish();
@@ -123,63 +125,97 @@ fn output_directory() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/criterion"))
 }
 
-/// Criterion's headline time (the slope, else the mean) in ns, if this run measured it.
-fn estimate_ns(dir: &Path, function: &str, label: &str, started: SystemTime) -> Option<f64> {
+/// Reads one of criterion's result files for a benchmark of this run.
+fn result_json(
+    dir: &Path,
+    function: &str,
+    label: &str,
+    file: &str,
+    started: SystemTime,
+) -> Option<serde_json::Value> {
     let path = dir
         .join(GROUP)
         .join(function)
         .join(label)
-        .join("new/estimates.json");
+        .join("new")
+        .join(file);
     // A result from an earlier run (e.g. this one was filtered) would make a false ratio.
     if std::fs::metadata(&path).ok()?.modified().ok()? < started {
         return None;
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    let typical = json
+    serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+}
+
+/// Per-iteration times in ns: criterion's headline estimate (the slope, else the mean) and
+/// the fastest sample. On a shared machine the fastest sample is the one least disturbed by
+/// other processes, so its ratios move much less from run to run than the estimates do.
+fn times_ns(dir: &Path, function: &str, label: &str, started: SystemTime) -> Option<(f64, f64)> {
+    let estimates = result_json(dir, function, label, "estimates.json", started)?;
+    let typical = estimates
         .get("slope")
         .filter(|s| !s.is_null())
-        .unwrap_or(&json["mean"]);
-    typical["point_estimate"].as_f64()
+        .unwrap_or(&estimates["mean"]);
+    let estimate = typical["point_estimate"].as_f64()?;
+
+    let sample = result_json(dir, function, label, "sample.json", started)?;
+    let iters = sample["iters"].as_array()?;
+    let times = sample["times"].as_array()?;
+    let fastest = iters
+        .iter()
+        .zip(times)
+        .filter_map(|(n, t)| Some(t.as_f64()? / n.as_f64()?))
+        .fold(f64::INFINITY, f64::min);
+    Some((estimate, fastest))
 }
 
 fn print_ratios(dir: &Path, started: SystemTime) {
     let rows: Vec<_> = SIZES
         .iter()
         .filter_map(|&(label, _)| {
-            let ours = estimate_ns(dir, "clerk_sync", label, started)?;
-            let svix = estimate_ns(dir, "svix", label, started)?;
-            let sha = estimate_ns(dir, "sha256", label, started)?;
+            let ours = times_ns(dir, "clerk_sync", label, started)?;
+            let svix = times_ns(dir, "svix", label, started)?;
+            let sha = times_ns(dir, "sha256", label, started)?;
             Some((label, ours, svix, sha))
         })
         .collect();
     if rows.is_empty() {
         return;
     }
-    println!("\nwebhook_verify ratios (criterion point estimates from this run)");
-    println!(
-        "{:>6}  {:>12}  {:>12}  {:>12}  {:>14}  {:>16}",
-        "body", "clerk_sync", "svix", "sha256", "svix/clerk", "clerk/sha256"
-    );
-    for &(label, ours, svix, sha) in &rows {
+    for (title, pick) in [
+        (
+            "criterion estimates",
+            (|t: (f64, f64)| t.0) as fn((f64, f64)) -> f64,
+        ),
+        ("fastest samples", |t: (f64, f64)| t.1),
+    ] {
+        println!("\nwebhook_verify ratios, {title} from this run");
         println!(
-            "{label:>6}  {:>12}  {:>12}  {:>12}  {:>13.2}x  {:>15.3}x",
-            format_ns(ours),
-            format_ns(svix),
-            format_ns(sha),
-            svix / ours,
-            ours / sha
+            "{:>6}  {:>12}  {:>12}  {:>12}  {:>11}  {:>13}",
+            "body", "clerk_sync", "svix", "sha256", "svix/clerk", "clerk/sha256"
         );
-    }
-    for &(label, ours, svix, sha) in &rows {
-        if label == "2KiB" {
-            let ratio = svix / ours;
-            let verdict = if ratio >= 5.0 { "met" } else { "MISSED" };
-            println!("target: >= 5x faster than svix at 2 KiB: {ratio:.2}x ({verdict})");
+        for &(label, ours, svix, sha) in &rows {
+            let (ours, svix, sha) = (pick(ours), pick(svix), pick(sha));
+            println!(
+                "{label:>6}  {:>12}  {:>12}  {:>12}  {:>10.2}x  {:>12.3}x",
+                format_ns(ours),
+                format_ns(svix),
+                format_ns(sha),
+                svix / ours,
+                ours / sha
+            );
         }
-        if label == "16KiB" {
-            let ratio = ours / sha;
-            let verdict = if ratio <= 1.15 { "met" } else { "MISSED" };
-            println!("target: <= 1.15x bare SHA-256 at 16 KiB: {ratio:.3}x ({verdict})");
+        for &(label, ours, svix, sha) in &rows {
+            let (ours, svix, sha) = (pick(ours), pick(svix), pick(sha));
+            if label == "2KiB" {
+                let ratio = svix / ours;
+                let verdict = if ratio >= 5.0 { "met" } else { "MISSED" };
+                println!("target >= 5x faster than svix at 2 KiB: {ratio:.2}x ({verdict})");
+            }
+            if label == "16KiB" {
+                let ratio = ours / sha;
+                let verdict = if ratio <= 1.15 { "met" } else { "MISSED" };
+                println!("target <= 1.15x bare SHA-256 at 16 KiB: {ratio:.3}x ({verdict})");
+            }
         }
     }
 }

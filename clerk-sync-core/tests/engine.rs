@@ -961,3 +961,61 @@ async fn a_store_outage_is_retryable_and_the_redelivery_applies() {
         "nothing was acknowledged, so the redelivery applies"
     );
 }
+
+#[tokio::test]
+async fn prune_ledger_keeps_entries_inside_the_retention_period() {
+    let engine = engine().with_ledger_retention(std::time::Duration::from_secs(48 * 3600));
+    let body = envelope(
+        "user.created",
+        T0,
+        user("user_prune", T0, "p@example.com", true),
+    );
+    assert_eq!(
+        deliver(&engine, "msg_prune", &body).await.unwrap(),
+        ProcessOutcome::Applied
+    );
+
+    let now = OffsetDateTime::now_utc();
+    // 47 hours later the entry is inside the 48-hour retention: kept, and a late Svix retry is
+    // still recognised as a duplicate.
+    assert_eq!(
+        engine
+            .prune_ledger_at(now + time::Duration::hours(47))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        engine
+            .store()
+            .ledger_get("msg_prune")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // 49 hours later it is outside: pruned.
+    assert_eq!(
+        engine
+            .prune_ledger_at(now + time::Duration::hours(49))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        engine
+            .store()
+            .ledger_get("msg_prune")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The row itself is untouched by pruning.
+    assert!(
+        engine
+            .store()
+            .get_user("user_prune")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -1,6 +1,7 @@
 //! [`SyncEngine`]: verified webhooks in, local changes queued out.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -15,6 +16,11 @@ use crate::webhook::{WebhookHeaders, WebhookVerifier};
 
 /// The longest event type or object id written to the ledger: the schema's `varchar(255)`.
 const LEDGER_ID_MAX: usize = 255;
+
+/// How long ledger entries are kept by default. Svix retries a delivery for about 27 hours, so
+/// anything shorter than that would let a late retry miss the fast dedupe path (still correct,
+/// through the conditional write, but it would re-run hooks); 30 days also leaves an audit trail.
+pub const DEFAULT_LEDGER_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Keeps a store in step with Clerk: applies verified webhooks through the store's conditional
 /// write, runs [`SyncHooks`], and queues local changes for Clerk.
@@ -57,6 +63,7 @@ pub struct SyncEngine<S: ?Sized> {
     store: Arc<S>,
     verifier: Arc<WebhookVerifier>,
     hooks: Option<Arc<dyn SyncHooks>>,
+    ledger_retention: Duration,
 }
 
 impl<S: ?Sized> Clone for SyncEngine<S> {
@@ -65,6 +72,7 @@ impl<S: ?Sized> Clone for SyncEngine<S> {
             store: Arc::clone(&self.store),
             verifier: Arc::clone(&self.verifier),
             hooks: self.hooks.clone(),
+            ledger_retention: self.ledger_retention,
         }
     }
 }
@@ -92,6 +100,7 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
             store,
             verifier: Arc::new(verifier),
             hooks: None,
+            ledger_retention: DEFAULT_LEDGER_RETENTION,
         }
     }
 
@@ -103,6 +112,33 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
     pub fn with_hooks(mut self, hooks: Arc<dyn SyncHooks>) -> Self {
         self.hooks = Some(hooks);
         self
+    }
+
+    /// Keep ledger entries for `retention` (default [`DEFAULT_LEDGER_RETENTION`], 30 days)
+    /// when [`SyncEngine::prune_ledger`] runs.
+    ///
+    /// Keep it above Svix's retry window (about 27 hours): a redelivery whose entry was pruned
+    /// is still applied correctly, but its hooks run again.
+    pub fn with_ledger_retention(mut self, retention: Duration) -> Self {
+        self.ledger_retention = retention;
+        self
+    }
+
+    /// Delete ledger entries received longer ago than the retention period; returns how many.
+    ///
+    /// Call it periodically (hourly is plenty); it is one indexed delete.
+    pub async fn prune_ledger(&self) -> Result<u64, SyncError> {
+        self.prune_ledger_at(OffsetDateTime::now_utc()).await
+    }
+
+    /// [`SyncEngine::prune_ledger`] as of `now`.
+    pub async fn prune_ledger_at(&self, now: OffsetDateTime) -> Result<u64, SyncError> {
+        let cutoff = now
+            .checked_sub(
+                time::Duration::try_from(self.ledger_retention).unwrap_or(time::Duration::MAX),
+            )
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Ok(self.store.ledger_prune(cutoff).await?)
     }
 
     /// The store.

@@ -23,7 +23,7 @@ mod hooks;
 mod inbound;
 mod local;
 
-pub use engine::SyncEngine;
+pub use engine::{DEFAULT_LEDGER_RETENTION, SyncEngine};
 pub use error::SyncError;
 pub use hooks::{HookContext, HookError, SyncHooks};
 

@@ -143,22 +143,22 @@ impl WebhookVerifier {
 
         // One HMAC per secret, one decode per candidate: tags first, then every candidate is
         // compared against all of them.
-        let mut inline = [[0u8; TAG_LEN]; INLINE_SECRETS];
+        let mut inline = [TagWords::default(); INLINE_SECRETS];
         let mut spilled;
-        let tags: &mut [[u8; TAG_LEN]] = if self.keys.len() <= INLINE_SECRETS {
+        let tags: &mut [TagWords] = if self.keys.len() <= INLINE_SECRETS {
             &mut inline[..self.keys.len()]
         } else {
-            spilled = vec![[0u8; TAG_LEN]; self.keys.len()];
+            spilled = vec![TagWords::default(); self.keys.len()];
             &mut spilled
         };
         let id = headers.id.as_bytes();
         let ts = timestamp.canonical.as_bytes();
         for (tag, key) in tags.iter_mut().zip(&*self.keys) {
-            *tag = key.tag(id, ts, body);
+            *tag = TagWords::from(key.tag(id, ts, body));
         }
 
-        for candidate in candidates {
-            if tags.iter().any(|tag| bool::from(tag.ct_eq(&candidate))) {
+        for candidate in candidates.map(TagWords::from) {
+            if tags.iter().any(|tag| tag.ct_eq(&candidate)) {
                 return Ok(());
             }
         }
@@ -185,6 +185,30 @@ impl fmt::Debug for WebhookVerifier {
             .field("secrets", &self.keys.len())
             .field("tolerance", &self.tolerance)
             .finish()
+    }
+}
+
+/// A tag as four machine words. `subtle` puts an optimisation barrier (a non-inlined call)
+/// on every element it compares, so comparing 4 words instead of 32 bytes keeps the
+/// constant-time guarantee at an eighth of the cost.
+#[derive(Clone, Copy, Default)]
+struct TagWords([u64; TAG_LEN / 8]);
+
+impl From<[u8; TAG_LEN]> for TagWords {
+    fn from(bytes: [u8; TAG_LEN]) -> Self {
+        let mut words = [0u64; TAG_LEN / 8];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(chunk);
+            *word = u64::from_ne_bytes(eight);
+        }
+        Self(words)
+    }
+}
+
+impl TagWords {
+    fn ct_eq(&self, other: &Self) -> bool {
+        self.0[..].ct_eq(&other.0[..]).into()
     }
 }
 
