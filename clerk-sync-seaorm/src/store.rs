@@ -126,7 +126,13 @@ impl SeaOrmStore {
         now: OffsetDateTime,
     ) -> Result<InboundApplied, DbErr> {
         let d = self.d;
-        let txn = self.db.begin().await?;
+        // READ COMMITTED on MySQL/MariaDB: every statement here is a locking write, and
+        // REPEATABLE READ's gap locks on the unique indexes turn concurrent upserts of
+        // neighbouring keys into deadlocks.
+        let isolation = d
+            .is_mysql()
+            .then_some(sea_orm::IsolationLevel::ReadCommitted);
+        let txn = self.db.begin_with_config(isolation, None).await?;
         if let LedgerInsert::Exists { processed: true } = ledger::insert(d, &txn, entry).await? {
             txn.rollback().await?;
             return Ok(InboundApplied::Duplicate);
