@@ -336,8 +336,12 @@ pub async fn apply_change<S: UserStore + ?Sized>(
     now: OffsetDateTime,
 ) -> Result<InboundApplied, StoreError> {
     Ok(match change {
-        InboundChange::Upsert(record) => InboundApplied::Upsert(store.upsert_user(record, now).await?),
-        InboundChange::Tombstone(t) => InboundApplied::Tombstone(store.tombstone_user(t, now).await?),
+        InboundChange::Upsert(record) => {
+            InboundApplied::Upsert(store.upsert_user(record, now).await?)
+        }
+        InboundChange::Tombstone(t) => {
+            InboundApplied::Tombstone(store.tombstone_user(t, now).await?)
+        }
         InboundChange::LedgerOnly => InboundApplied::LedgerOnly,
     })
 }

@@ -135,7 +135,11 @@ pub struct ClerkUserRecord {
 
 impl ClerkUserRecord {
     /// A record with the required fields; set the rest with struct update or field access.
-    pub fn new(clerk_id: impl Into<String>, clerk_updated_at: i64, raw_json: impl Into<String>) -> Self {
+    pub fn new(
+        clerk_id: impl Into<String>,
+        clerk_updated_at: i64,
+        raw_json: impl Into<String>,
+    ) -> Self {
         ClerkUserRecord {
             clerk_id: clerk_id.into(),
             email: None,
@@ -174,7 +178,10 @@ pub enum UpsertOutcome {
 impl UpsertOutcome {
     /// Whether the row changed.
     pub fn applied(self) -> bool {
-        matches!(self, UpsertOutcome::Inserted | UpsertOutcome::Updated | UpsertOutcome::Linked)
+        matches!(
+            self,
+            UpsertOutcome::Inserted | UpsertOutcome::Updated | UpsertOutcome::Linked
+        )
     }
 }
 
