@@ -151,10 +151,9 @@ pub(crate) async fn connect(url: &str) -> Result<MySqlPool, StoreError> {
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _| {
             Box::pin(async move {
-                conn.execute(
-                    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, time_zone = '+00:00'",
-                )
-                .await?;
+                conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                conn.execute("SET time_zone = '+00:00'").await?;
                 Ok(())
             })
         })
