@@ -14,7 +14,7 @@
 //! which a backend may override to do ledger and apply in one round trip.
 //!
 //! The traits use `async_trait` so that `Arc<dyn UserStore>` works.
-//! [`crate::memory::MemoryStore`] is the reference implementation, and
+//! `clerk_sync_core::memory::MemoryStore` is the reference implementation, and
 //! `clerk_sync_core::conformance` (feature `conformance`) is the suite every store must pass.
 //!
 //! Times are passed in (`now`) rather than read from a clock inside the store, so that the

@@ -185,7 +185,7 @@ impl UpsertOutcome {
     }
 }
 
-/// A deletion by Clerk, as written by [`UserStore::tombstone_user`].
+/// A deletion by Clerk, as written by [`UserStore::tombstone_user`](super::UserStore::tombstone_user).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Tombstone {
@@ -254,7 +254,7 @@ impl StatusCounts {
     }
 }
 
-/// A page request for [`UserStore::list_users`], ordered by local id.
+/// A page request for [`UserStore::list_users`](super::UserStore::list_users), ordered by local id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserQuery {
@@ -278,7 +278,7 @@ impl UserQuery {
     }
 }
 
-/// What [`UserStore::apply_batch`] did, counted per outcome.
+/// What [`UserStore::apply_batch`](super::UserStore::apply_batch) did, counted per outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BatchOutcome {
