@@ -54,7 +54,11 @@ fn history() -> Vec<Event> {
             r.public_metadata = Some(json!({ "step": step, "user": u }));
             events.push(Event {
                 svix_id: format!("msg_{u}_{step}"),
-                event_type: if step == 0 { "user.created" } else { "user.updated" },
+                event_type: if step == 0 {
+                    "user.created"
+                } else {
+                    "user.updated"
+                },
                 clerk_id: clerk_id.clone(),
                 change: InboundChange::Upsert(r),
             });
@@ -148,7 +152,10 @@ async fn shuffled_equals_in_order(in_order: SqlxStore, concurrent: SqlxStore) {
         _ => None,
     };
     if let Some(open) = open {
-        assert_eq!(open, CONNECTIONS, "all {CONNECTIONS} connections were in use at once");
+        assert_eq!(
+            open, CONNECTIONS,
+            "all {CONNECTIONS} connections were in use at once"
+        );
     }
     assert_eq!(
         rows(&concurrent).await,

@@ -86,10 +86,16 @@ async fn migrations_on(store: SqlxStore) {
 
     store.migrate().await.expect("first migrate");
     for table in TABLES {
-        assert_eq!(count(&store, &format!("SELECT COUNT(*) FROM {table}")).await, 0);
+        assert_eq!(
+            count(&store, &format!("SELECT COUNT(*) FROM {table}")).await,
+            0
+        );
     }
     let applied = count(&store, &format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}")).await;
-    assert!(applied >= 1, "our migrations are recorded in {MIGRATIONS_TABLE}");
+    assert!(
+        applied >= 1,
+        "our migrations are recorded in {MIGRATIONS_TABLE}"
+    );
 
     store.migrate().await.expect("second migrate is harmless");
     assert_eq!(
@@ -116,14 +122,19 @@ async fn migrations_on(store: SqlxStore) {
     );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM app_things").await, 0);
     for table in TABLES {
-        assert_eq!(count(&store, &format!("SELECT COUNT(*) FROM {table}")).await, 0);
+        assert_eq!(
+            count(&store, &format!("SELECT COUNT(*) FROM {table}")).await,
+            0
+        );
     }
     store.close().await;
 }
 
 #[tokio::test]
 async fn sqlite_migrations() {
-    let store = SqlxStore::connect("sqlite::memory:").await.expect("connect");
+    let store = SqlxStore::connect("sqlite::memory:")
+        .await
+        .expect("connect");
     assert_eq!(store.dialect(), Dialect::Sqlite);
     migrations_on(store).await;
 }
@@ -133,7 +144,9 @@ async fn sqlite_file_url_with_mode_rwc() {
     let dir = std::env::temp_dir().join(support::unique_name());
     std::fs::create_dir_all(&dir).expect("dir");
     let url = format!("sqlite:{}?mode=rwc", dir.join("app.db").display());
-    let store = SqlxStore::connect(&url).await.expect("connect creates the file");
+    let store = SqlxStore::connect(&url)
+        .await
+        .expect("connect creates the file");
     migrations_on(store).await;
     // A second store on the same file sees the schema already there.
     let again = SqlxStore::connect(&url).await.expect("reconnect");

@@ -28,29 +28,56 @@ fn rec(id: &str, v: i64) -> ClerkUserRecord {
 
 async fn outcomes(store: SqlxStore) {
     use UpsertOutcome::*;
-    assert_eq!(store.upsert_user(&rec("u1", 10), t(0)).await.unwrap(), Inserted);
-    assert_eq!(store.upsert_user(&rec("u1", 10), t(1)).await.unwrap(), Stale);
+    assert_eq!(
+        store.upsert_user(&rec("u1", 10), t(0)).await.unwrap(),
+        Inserted
+    );
+    assert_eq!(
+        store.upsert_user(&rec("u1", 10), t(1)).await.unwrap(),
+        Stale
+    );
     assert_eq!(store.upsert_user(&rec("u1", 9), t(2)).await.unwrap(), Stale);
-    assert_eq!(store.upsert_user(&rec("u1", 11), t(3)).await.unwrap(), Updated);
+    assert_eq!(
+        store.upsert_user(&rec("u1", 11), t(3)).await.unwrap(),
+        Updated
+    );
     let row = store.get_user("u1").await.unwrap().unwrap();
     assert_eq!(row.first_name.as_deref(), Some("v11"));
     assert_eq!((row.created_at, row.updated_at), (t(0), t(3)));
 
     // A second insert right after a no-op: the insert id must not leak between statements.
-    assert_eq!(store.upsert_user(&rec("u2", 1), t(4)).await.unwrap(), Inserted);
-    assert_eq!(store.upsert_user(&rec("u1", 11), t(5)).await.unwrap(), Stale);
+    assert_eq!(
+        store.upsert_user(&rec("u2", 1), t(4)).await.unwrap(),
+        Inserted
+    );
+    assert_eq!(
+        store.upsert_user(&rec("u1", 11), t(5)).await.unwrap(),
+        Stale
+    );
 
     let tomb = Tombstone::new("u1", t(6));
-    assert_eq!(store.tombstone_user(&tomb, t(6)).await.unwrap(), TombstoneOutcome::Deleted);
+    assert_eq!(
+        store.tombstone_user(&tomb, t(6)).await.unwrap(),
+        TombstoneOutcome::Deleted
+    );
     assert_eq!(
         store.tombstone_user(&tomb, t(7)).await.unwrap(),
         TombstoneOutcome::AlreadyDeleted
     );
-    assert_eq!(store.upsert_user(&rec("u1", 99), t(8)).await.unwrap(), Deleted);
+    assert_eq!(
+        store.upsert_user(&rec("u1", 99), t(8)).await.unwrap(),
+        Deleted
+    );
     // A tombstone for a user never seen is an insert, and terminal.
     let early = Tombstone::new("u3", t(9));
-    assert_eq!(store.tombstone_user(&early, t(9)).await.unwrap(), TombstoneOutcome::Deleted);
-    assert_eq!(store.upsert_user(&rec("u3", 1), t(10)).await.unwrap(), Deleted);
+    assert_eq!(
+        store.tombstone_user(&early, t(9)).await.unwrap(),
+        TombstoneOutcome::Deleted
+    );
+    assert_eq!(
+        store.upsert_user(&rec("u3", 1), t(10)).await.unwrap(),
+        Deleted
+    );
 
     // Bulk: new, newer, equal, older, tombstoned, and a duplicate within the batch.
     let batch = vec![
@@ -66,28 +93,54 @@ async fn outcomes(store: SqlxStore) {
     expected.inserted = 3;
     expected.updated = 1;
     expected.unchanged = 2;
-    assert_eq!(out, expected, "b1 b2 b3 inserted, u2 updated, b2@4 and u1 unchanged");
-    assert_eq!(store.get_user("b2").await.unwrap().unwrap().clerk_updated_at, Some(5));
+    assert_eq!(
+        out, expected,
+        "b1 b2 b3 inserted, u2 updated, b2@4 and u1 unchanged"
+    );
+    assert_eq!(
+        store
+            .get_user("b2")
+            .await
+            .unwrap()
+            .unwrap()
+            .clerk_updated_at,
+        Some(5)
+    );
     let again = store.apply_batch(&batch, t(12)).await.unwrap();
-    assert_eq!(again.unchanged, 6, "replaying a batch changes nothing: {again:?}");
+    assert_eq!(
+        again.unchanged, 6,
+        "replaying a batch changes nothing: {again:?}"
+    );
 
     // apply_inbound, the one-transaction path.
     let entry = |id: &'static str| NewLedgerEntry::new(id, "user.updated", Some("i1"), t(13), "{}");
     let up = |v| InboundChange::Upsert(rec("i1", v));
     assert_eq!(
-        store.apply_inbound(&entry("m1"), &up(1), t(13)).await.unwrap(),
+        store
+            .apply_inbound(&entry("m1"), &up(1), t(13))
+            .await
+            .unwrap(),
         InboundApplied::Upsert(Inserted)
     );
     assert_eq!(
-        store.apply_inbound(&entry("m1"), &up(1), t(14)).await.unwrap(),
+        store
+            .apply_inbound(&entry("m1"), &up(1), t(14))
+            .await
+            .unwrap(),
         InboundApplied::Duplicate
     );
     assert_eq!(
-        store.apply_inbound(&entry("m2"), &up(2), t(15)).await.unwrap(),
+        store
+            .apply_inbound(&entry("m2"), &up(2), t(15))
+            .await
+            .unwrap(),
         InboundApplied::Upsert(Updated)
     );
     assert_eq!(
-        store.apply_inbound(&entry("m3"), &up(2), t(16)).await.unwrap(),
+        store
+            .apply_inbound(&entry("m3"), &up(2), t(16))
+            .await
+            .unwrap(),
         InboundApplied::Upsert(Stale)
     );
     let ledger = store.ledger_get("m2").await.unwrap().unwrap();

@@ -121,7 +121,9 @@ pub async fn pg_schema_url(url: &str) -> (String, String) {
     for (name,) in stale {
         if pid_is_dead(&name) {
             let _ = admin
-                .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE"
+                )))
                 .await;
         }
     }
@@ -150,7 +152,9 @@ pub async fn mysql_database_url(url: &str) -> (String, String) {
     for (name,) in stale {
         if pid_is_dead(&name) {
             let _ = admin
-                .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS `{name}`"
+                )))
                 .await;
         }
     }
@@ -196,7 +200,9 @@ pub async fn fresh_sqlite() -> SqlxStore {
 pub async fn drop_pg_schema(url: &str, schema: &str) {
     if let Ok(mut admin) = sqlx::PgConnection::connect(url).await {
         let _ = admin
-            .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
             .await;
         let _ = admin.close().await;
     }
@@ -206,7 +212,9 @@ pub async fn drop_pg_schema(url: &str, schema: &str) {
 pub async fn drop_mysql_database(url: &str, database: &str) {
     if let Ok(mut admin) = sqlx::MySqlConnection::connect(url).await {
         let _ = admin
-            .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{database}`")))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS `{database}`"
+            )))
             .await;
         let _ = admin.close().await;
     }
