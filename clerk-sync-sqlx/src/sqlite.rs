@@ -27,7 +27,7 @@ use crate::error::map_sqlx;
 use crate::model::{self, LedgerParts, OutboxParts, RunParts, UserParts};
 use crate::time_fmt::{add, from_text, to_text};
 
-/// Records per multi-row `VALUES` statement: 11 parameters each stays under SQLite's default
+/// Records per multi-row `VALUES` statement: 12 parameters each stays under SQLite's default
 /// limit of 32766 bound parameters.
 const BATCH_CHUNK: usize = 2_000;
 
@@ -403,45 +403,24 @@ impl SqliteStore {
         for chunk in bulk.chunks(BATCH_CHUNK) {
             let mut w = self.begin_write().await?;
             // Which ids exist decides inserted vs updated; nothing else writes meanwhile.
-            let mut exists_sql =
-                String::from("SELECT COUNT(*) FROM clerk_users WHERE clerk_id IN (");
-            push_params(&mut exists_sql, chunk.len(), 1, 1);
-            exists_sql.push(')');
+            // Anonymous `?` parameters: SQLite finds a numbered parameter's name by a linear
+            // scan, which makes binding thousands of `$N` quadratic.
+            let exists_sql = format!(
+                "SELECT COUNT(*) FROM clerk_users WHERE clerk_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
             let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(exists_sql));
             for r in chunk {
                 q = q.bind(r.clerk_id.as_str());
             }
             let existing = q.fetch_one(&mut *w.tx).await.map_err(map_sqlx)? as u64;
 
-            let mut sql = String::from(
+            let sql = format!(
                 "INSERT INTO clerk_users (clerk_id, email, first_name, last_name, username, \
                  image_url, external_id, public_metadata, raw_json, clerk_updated_at, \
-                 sync_status, created_at, updated_at) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                let b = i * 10;
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'synced', $0, $0)",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10
-                ));
-            }
-            // `$0` cannot be a SQLite parameter name, so `now` gets the last number.
-            let now_param = format!("${}", chunk.len() * 10 + 1);
-            let sql = sql.replace("$0", &now_param);
-            let sql = format!(
-                "{sql} ON CONFLICT (clerk_id) DO UPDATE SET {} WHERE {}",
+                 sync_status, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (clerk_id) DO UPDATE SET {} WHERE {}",
+                vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'synced', ?, ?)"; chunk.len()].join(", "),
                 overwrite_set!(),
                 version_guard!()
             );
@@ -457,10 +436,11 @@ impl SqliteStore {
                     .bind(r.external_id.as_deref())
                     .bind(r.public_metadata.as_ref().map(|m| m.to_string()))
                     .bind(r.raw_json.as_str())
-                    .bind(r.clerk_updated_at);
+                    .bind(r.clerk_updated_at)
+                    .bind(now.as_str())
+                    .bind(now.as_str());
             }
             let written = q
-                .bind(now.as_str())
                 .execute(&mut *w.tx)
                 .await
                 .map_err(map_sqlx)?
@@ -1073,15 +1053,4 @@ async fn ledger_processed(
     .fetch_optional(conn)
     .await
     .map_err(map_sqlx)
-}
-
-/// Append `$first, $first+step, ...` (`count` of them) to `sql`.
-fn push_params(sql: &mut String, count: usize, first: usize, step: usize) {
-    for i in 0..count {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('$');
-        sql.push_str(&(first + i * step).to_string());
-    }
 }
