@@ -1109,62 +1109,74 @@ impl MySqlStore {
         change: &InboundChange,
         now: OffsetDateTime,
     ) -> Result<Option<InboundApplied>, StoreError> {
-        if !matches!(
-            change,
-            InboundChange::Upsert(_) | InboundChange::Tombstone(_) | InboundChange::LedgerOnly
-        ) {
-            return Ok(None);
-        }
+        let (kind, record, tombstone) = match change {
+            InboundChange::Upsert(r) => (1i8, Some(r), None),
+            InboundChange::Tombstone(t) => (2, None, Some(t)),
+            InboundChange::LedgerOnly => (3, None, None),
+            _ => return Ok(None),
+        };
         let now = dt(now);
-        let received = dt(e.received_at);
-        retry_conflicts!(
+        let metadata = record.and_then(|r| r.public_metadata.as_ref().map(|m| m.to_string()));
+        // One round trip: the procedure of migration 2 does the same steps as the statements in
+        // `upsert_in` / `tombstone_in`, in one transaction on the server.
+        let rows = retry_conflicts!(
             unique,
-            async {
-                let mut tx = self.pool.begin_with(BEGIN).await?;
-                let processed: Option<bool> = sqlx::query_scalar(
-                    "SELECT processed_at IS NOT NULL FROM clerk_webhook_events WHERE svix_id = ?",
-                )
-                .bind(e.svix_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if processed == Some(true) {
-                    tx.commit().await?;
-                    return Ok(Some(InboundApplied::Duplicate));
-                }
-                let applied = match change {
-                    InboundChange::Upsert(r) => {
-                        InboundApplied::Upsert(upsert_in(&mut tx, r, now).await?)
-                    }
-                    InboundChange::Tombstone(t) => {
-                        InboundApplied::Tombstone(tombstone_in(&mut tx, t, now).await?)
-                    }
-                    _ => InboundApplied::LedgerOnly,
-                };
-                let outcome = applied.ledger_outcome().unwrap_or(LedgerOutcome::Ignored);
-                // Completes an unprocessed row from an earlier delivery; outcome before
-                // processed_at, which its guard reads.
-                sqlx::query(
-                "INSERT INTO clerk_webhook_events (svix_id, event_type, object_id, received_at, \
-                 payload, processed_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE \
-                 outcome = IF(processed_at IS NULL, VALUES(outcome), outcome), \
-                 error = IF(processed_at IS NULL, NULL, error), \
-                 processed_at = IF(processed_at IS NULL, VALUES(processed_at), processed_at)",
+            sqlx::query(
+                "CALL clerk_sync_apply_inbound(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
+            .bind(kind)
             .bind(e.svix_id)
             .bind(e.event_type)
             .bind(e.object_id)
-            .bind(received)
+            .bind(dt(e.received_at))
             .bind(e.payload)
             .bind(now)
-            .bind(outcome.as_str())
-            .execute(&mut *tx)
-            .await?;
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(Some(applied))
-            }
+            .bind(
+                record
+                    .map(|r| r.clerk_id.as_str())
+                    .or(tombstone.map(|t| t.clerk_id.as_str())),
+            )
+            .bind(record.and_then(|r| r.email.as_deref()))
+            .bind(record.and_then(|r| r.first_name.as_deref()))
+            .bind(record.and_then(|r| r.last_name.as_deref()))
+            .bind(record.and_then(|r| r.username.as_deref()))
+            .bind(record.and_then(|r| r.image_url.as_deref()))
+            .bind(
+                record
+                    .and_then(|r| r.external_id.as_deref())
+                    .or(tombstone.and_then(|t| t.external_id.as_deref())),
+            )
+            .bind(metadata.as_deref())
+            .bind(record.map(|r| r.raw_json.as_str()))
+            .bind(record.map(|r| r.clerk_updated_at))
+            .bind(record.and_then(|r| r.link_email.as_deref()))
+            .bind(tombstone.map(|t| dt(t.deleted_at)))
+            .fetch_all(&self.pool)
             .await
         )
-        .map_err(map_sqlx)
+        .map_err(map_sqlx)?;
+        let outcome: String = rows
+            .first()
+            .ok_or_else(|| StoreError::InvalidData {
+                what: "clerk_sync_apply_inbound result".to_owned(),
+            })?
+            .try_get("outcome")
+            .map_err(map_sqlx)?;
+        Ok(Some(match outcome.as_str() {
+            "duplicate" => InboundApplied::Duplicate,
+            "inserted" => InboundApplied::Upsert(UpsertOutcome::Inserted),
+            "updated" => InboundApplied::Upsert(UpsertOutcome::Updated),
+            "linked" => InboundApplied::Upsert(UpsertOutcome::Linked),
+            "stale" => InboundApplied::Upsert(UpsertOutcome::Stale),
+            "deleted" => InboundApplied::Upsert(UpsertOutcome::Deleted),
+            "tombstoned" => InboundApplied::Tombstone(TombstoneOutcome::Deleted),
+            "already_deleted" => InboundApplied::Tombstone(TombstoneOutcome::AlreadyDeleted),
+            "ledger_only" => InboundApplied::LedgerOnly,
+            _ => {
+                return Err(StoreError::InvalidData {
+                    what: "clerk_sync_apply_inbound outcome".to_owned(),
+                });
+            }
+        }))
     }
 }
