@@ -1,9 +1,55 @@
-//! clerk-sync core (skeleton while the workspace is being built).
-#[cfg(feature = "conformance")]
-pub mod conformance;
+//! The core of clerk-sync: keep your database in step with [Clerk] and authenticate Clerk users,
+//! without tying you to a web framework or a database driver.
+//!
+//! - [`webhook`]: verify Clerk webhooks (Svix / Standard Webhooks signatures), from HMAC states
+//!   keyed once per secret, with secret rotation and a bounded clock tolerance.
+//! - [`event`]: every Clerk event type as a typed Rust value, lenient about new fields.
+//! - [`jwt`]: validate Clerk session tokens from a PEM key or a JWKS, with key and token caches.
+//! - [`store`]: the storage traits a database implements; [`memory`] is the reference store.
+//! - [`sync`]: the engine that applies webhooks to the local user table, correct under
+//!   duplicated, reordered and concurrent delivery.
+//!
+//! The axum and actix-web integrations and the sqlx and sea-orm stores are separate crates
+//! built on this one.
+//!
+//! # Example: verify and parse a webhook
+//!
+//! ```
+//! use clerk_sync_core::event::{ClerkEvent, WebhookEvent};
+//! use clerk_sync_core::webhook::{WebhookHeaders, WebhookVerifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The signing secret from the Clerk dashboard (`whsec_...`).
+//! let verifier = WebhookVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//!
+//! let body = br#"{"type":"user.deleted","object":"event","timestamp":1654012591835,
+//!   "data":{"id":"user_29w83sxmDNGwOuEthce5gg56FcC","object":"user","deleted":true}}"#;
+//! // In a handler these come from the request's `svix-*` (or `webhook-*`) headers.
+//! let signature = verifier.sign("msg_1", 1_654_012_592, body);
+//! let headers = WebhookHeaders { id: "msg_1", timestamp: "1654012592", signature: &signature };
+//!
+//! verifier.verify_at(&headers, body, 1_654_012_600)?;
+//! let event = WebhookEvent::parse(body)?;
+//! assert!(matches!(event.data, ClerkEvent::UserDeleted(ref d) if d.deleted));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [Clerk]: https://clerk.com
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod event;
 pub mod jwt;
 pub mod memory;
 pub mod store;
 pub mod sync;
 pub mod webhook;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+/// The README's Rust examples, compiled and run as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

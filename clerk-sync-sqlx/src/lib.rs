@@ -63,7 +63,6 @@ compile_error!("clerk-sync-sqlx needs at least one of the features `postgres`, `
 
 pub use sqlx;
 
-mod core_compat;
 mod error;
 pub mod migrator;
 mod model;

@@ -1,9 +1,10 @@
 //! Building clerk-sync-core's row types from decoded columns.
 //!
-//! The core types are `#[non_exhaustive]`, so a crate outside clerk-sync-core cannot write them
-//! as struct literals. Until core offers constructors, the ones that derive `Deserialize` are
-//! built through serde from a mirror struct with the same field names; this module is the only
-//! place that knows, so switching to constructors later touches nothing else.
+//! The core row types are `#[non_exhaustive]`, so a crate outside clerk-sync-core cannot write
+//! them as struct literals. Those with constructors use them; `LocalUser`, `OutboxEntry`,
+//! `LedgerEntry` and `SyncRun` have none yet and are built through serde from a mirror struct
+//! with the same field names. This module is the only place that knows, so switching to
+//! constructors later touches nothing else.
 
 use clerk_sync_core::store::{
     EnqueuedChange, LedgerEntry, LedgerOutcome, LocalUser, OutboxEntry, OutboxOperation,
@@ -116,12 +117,12 @@ pub(crate) fn user_version(
     clerk_updated_at: Option<i64>,
     deleted: bool,
 ) -> Result<UserVersion, StoreError> {
-    crate::core_compat::user_version(clerk_id, clerk_updated_at, deleted)
+    Ok(UserVersion::new(clerk_id, clerk_updated_at, deleted))
 }
 
 /// The result of an enqueue.
 pub(crate) fn enqueued(user: LocalUser, outbox_id: i64) -> Result<EnqueuedChange, StoreError> {
-    crate::core_compat::enqueued(user, outbox_id)
+    Ok(EnqueuedChange::new(user, outbox_id))
 }
 
 /// Parse a JSON column stored as text (SQLite, MySQL).

@@ -167,6 +167,10 @@ pub trait OutboxStore: Send + Sync {
     /// Write the change to the user row (leaving it `pending`) and queue its outbox entry, in
     /// one transaction. `Update` and `Delete` of a missing or deleted row give
     /// [`StoreError::NotFound`].
+    ///
+    /// A new row (`Create`, `Invite`) has no `clerk_id` and `created_at = updated_at = now`; an
+    /// updated row gets `updated_at = now` and keeps its `clerk_updated_at`. The entry is due at
+    /// once (`next_attempt_at = created_at = now`) with no attempts.
     async fn enqueue_local_change(
         &self,
         change: &LocalChange,
@@ -190,6 +194,11 @@ pub trait OutboxStore: Send + Sync {
     /// Clerk accepted entry `id`: delete it, set the row's `clerk_id` if `clerk_id` is given and
     /// the row has none, set `last_sync_attempt = now`, clear `sync_error`, and set `synced`
     /// unless other entries for the row remain queued.
+    ///
+    /// If another row already has that `clerk_id` (the webhook echo of a create can arrive
+    /// before the worker reports back, and insert the user when its email is not verified),
+    /// the row keeps no `clerk_id` rather than breaking its uniqueness; this is not an error.
+    /// A missing entry gives [`StoreError::NotFound`].
     async fn complete_outbox(
         &self,
         id: i64,
@@ -199,7 +208,7 @@ pub trait OutboxStore: Send + Sync {
 
     /// Entry `id` failed and will be retried: release the claim, set `next_attempt_at` and
     /// `last_error`; set the row's `sync_error` and `last_sync_attempt = now` (it stays
-    /// `pending`).
+    /// `pending`). A missing entry gives [`StoreError::NotFound`].
     async fn fail_outbox(
         &self,
         id: i64,
@@ -209,7 +218,8 @@ pub trait OutboxStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Entry `id` exhausted its attempts: delete it and mark the row `failed` with
-    /// `sync_error = error` and `last_sync_attempt = now`.
+    /// `sync_error = error` and `last_sync_attempt = now`. A missing entry gives
+    /// [`StoreError::NotFound`].
     async fn give_up_outbox(
         &self,
         id: i64,

@@ -129,6 +129,14 @@ pub struct EnqueuedChange {
     pub outbox_id: i64,
 }
 
+impl EnqueuedChange {
+    /// The result for `user` and its entry `outbox_id`. The struct is `#[non_exhaustive]`, so
+    /// stores outside this crate build it here.
+    pub fn new(user: LocalUser, outbox_id: i64) -> Self {
+        EnqueuedChange { user, outbox_id }
+    }
+}
+
 /// One queued operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

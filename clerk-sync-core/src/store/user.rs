@@ -233,6 +233,18 @@ pub struct UserVersion {
     pub deleted: bool,
 }
 
+impl UserVersion {
+    /// An entry for `clerk_id`. The struct is `#[non_exhaustive]`, so stores outside this
+    /// crate build it here.
+    pub fn new(clerk_id: impl Into<String>, clerk_updated_at: Option<i64>, deleted: bool) -> Self {
+        UserVersion {
+            clerk_id: clerk_id.into(),
+            clerk_updated_at,
+            deleted,
+        }
+    }
+}
+
 /// Row counts by sync state. Tombstones are counted in `deleted` only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
