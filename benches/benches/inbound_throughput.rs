@@ -15,6 +15,13 @@
 //! - `raw upsert`: one `INSERT .. ON CONFLICT .. DO UPDATE` (MySQL: `ON DUPLICATE KEY
 //!   UPDATE`) of one row per event, autocommit, with plain sqlx: the floor of any inbound path.
 //! - `apply_inbound`: the store's one-transaction ledger + conditional upsert + mark processed.
+//! - `process_webhook`: the whole inbound path through `SyncEngine`: signature verification
+//!   (HMAC-SHA256 over Clerk's `user.updated` payload), parsing, and `apply_inbound`. Every
+//!   event has a unique svix id and a newer version, so every one writes; events spread over
+//!   10,000 users. The ratio against `raw upsert` is the target (at least 0.5).
+//!
+//! The three paths alternate in `ROUNDS` short windows per concurrency, so that background load
+//! on a shared machine affects them alike.
 //! - `apply_batch` of 100,000 users against `upsert_user` one at a time (a sample of 2,000,
 //!   extrapolated).
 
@@ -25,6 +32,8 @@ use std::time::{Duration, Instant};
 use clerk_sync_core::store::{
     ClerkUserRecord, InboundChange, NewLedgerEntry, SyncStore, UserStore,
 };
+use clerk_sync_core::sync::{ProcessOutcome, SyncEngine};
+use clerk_sync_core::webhook::{WebhookHeaders, WebhookVerifier};
 use clerk_sync_sqlx::SqlxStore;
 use clerk_sync_sqlx::sqlx::{self, Connection, Executor};
 use time::OffsetDateTime;
@@ -271,31 +280,31 @@ fn raw_json(id: &str, v: i64) -> String {
     )
 }
 
-/// Events per second with `concurrency` tasks each running `op(n)` on fresh sequence numbers
-/// for one window.
-async fn throughput<F, Fut>(concurrency: usize, op: F) -> f64
+/// Events done and seconds taken by `concurrency` tasks each running `op(n)` on fresh sequence
+/// numbers for `window`.
+async fn throughput<F, Fut>(concurrency: usize, window: Duration, op: Arc<F>) -> (u64, f64)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicU64::new(0));
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let next = &NEXT;
     // Warm-up: open the connections and prepare the statements.
     let warm: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (op, next) = (op.clone(), next.clone());
+            let op = op.clone();
             tokio::spawn(async move { op(next.fetch_add(1, Ordering::Relaxed)).await })
         })
         .collect();
     for w in warm {
         w.await.expect("warm-up");
     }
-    let deadline = Instant::now() + window();
+    let deadline = Instant::now() + window;
     let start = Instant::now();
     let done = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (op, next, done) = (op.clone(), next.clone(), done.clone());
+            let (op, done) = (op.clone(), done.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     op(next.fetch_add(1, Ordering::Relaxed)).await;
@@ -307,7 +316,7 @@ where
     for t in tasks {
         t.await.expect("worker");
     }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    (done.load(Ordering::Relaxed), start.elapsed().as_secs_f64())
 }
 
 /// Versions grow with the sequence number, so every event is newer than the stored row:
@@ -320,64 +329,157 @@ struct Row {
     db: Db,
     concurrency: usize,
     raw: f64,
-    inbound: f64,
+    store_inbound: f64,
+    webhook: f64,
+}
+
+/// Rounds per measurement: the three paths alternate in short windows so that load from
+/// other processes on the machine hits all of them alike.
+const ROUNDS: u32 = 3;
+
+/// A signed `user.updated` delivery: Clerk's payload shape, a unique svix id.
+struct Delivery {
+    svix_id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+struct Webhooks {
+    verifier: WebhookVerifier,
+    /// `user_updated.json` with `__ID__` / `__VERSION__` in place of the user id and version.
+    template: String,
+}
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+impl Webhooks {
+    fn new() -> Self {
+        let mut event: serde_json::Value = serde_json::from_str(include_str!(
+            "../../clerk-sync-core/tests/fixtures/events/user_updated.json"
+        ))
+        .expect("fixture");
+        event["data"]["id"] = serde_json::json!("__ID__");
+        event["data"]["updated_at"] = serde_json::json!("__VERSION__");
+        let template = event
+            .to_string()
+            .replace("\"__VERSION__\"", "__VERSION__");
+        Webhooks {
+            verifier: WebhookVerifier::new(SECRET).expect("secret"),
+            template,
+        }
+    }
+
+    fn delivery(&self, run: &str, n: u64) -> Delivery {
+        let body = self
+            .template
+            .replacen("__ID__", &user_id(n), 1)
+            .replacen("__VERSION__", &version(n).to_string(), 1);
+        let svix_id = format!("msg_{run}_{n}");
+        let ts = OffsetDateTime::now_utc().unix_timestamp();
+        let signature = self.verifier.sign(&svix_id, ts, body.as_bytes());
+        Delivery {
+            svix_id,
+            timestamp: ts.to_string(),
+            signature,
+            body,
+        }
+    }
 }
 
 async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
     create_raw_table(store).await;
+    let webhooks = Arc::new(Webhooks::new());
+    let engine = Arc::new(SyncEngine::new(
+        store.clone(),
+        WebhookVerifier::new(SECRET).expect("secret"),
+    ));
     let mut rows = Vec::new();
     let run = unique("r");
+    let slice = window() / ROUNDS;
+
+    let raw_op = {
+        let store = store.clone();
+        let sql = raw_upsert_sql(&store);
+        Arc::new(move |n: u64| {
+            let (store, sql) = (store.clone(), sql.clone());
+            async move {
+                let id = user_id(n);
+                let v = version(n);
+                let raw = raw_json(&id, v);
+                execute(&store, sql, Some((&id, v, &raw, OffsetDateTime::now_utc()))).await;
+            }
+        })
+    };
+    let store_op = {
+        let (store, run) = (store.clone(), format!("{run}_s"));
+        Arc::new(move |n: u64| {
+            let (store, run) = (store.clone(), run.clone());
+            async move {
+                let id = user_id(n);
+                let v = version(n);
+                let raw = raw_json(&id, v);
+                let mut record = ClerkUserRecord::new(id.clone(), v, raw.clone());
+                record.email = Some(format!("{id}@example.com"));
+                record.first_name = Some("Bench".to_owned());
+                let svix_id = format!("msg_{run}_{n}");
+                let now = OffsetDateTime::now_utc();
+                let entry = NewLedgerEntry::new(&svix_id, "user.updated", Some(&id), now, &raw);
+                store
+                    .apply_inbound(&entry, &InboundChange::Upsert(record), now)
+                    .await
+                    .expect("apply_inbound");
+            }
+        })
+    };
+    let webhook_op = {
+        let (engine, webhooks, run) = (engine.clone(), webhooks.clone(), format!("{run}_w"));
+        Arc::new(move |n: u64| {
+            let (engine, webhooks, run) = (engine.clone(), webhooks.clone(), run.clone());
+            async move {
+                let d = webhooks.delivery(&run, n);
+                let headers = WebhookHeaders {
+                    id: &d.svix_id,
+                    timestamp: &d.timestamp,
+                    signature: &d.signature,
+                };
+                let outcome = engine
+                    .process_webhook(&headers, d.body.as_bytes())
+                    .await
+                    .expect("process_webhook");
+                assert_eq!(outcome, ProcessOutcome::Applied, "every event is newer");
+            }
+        })
+    };
+
     for &c in &CONCURRENCY {
-        let raw = {
-            let store = store.clone();
-            let sql = raw_upsert_sql(&store);
-            throughput(c, move |n| {
-                let (store, sql) = (store.clone(), sql.clone());
-                async move {
-                    let id = user_id(n);
-                    let v = version(n);
-                    let raw = raw_json(&id, v);
-                    execute(&store, sql, Some((&id, v, &raw, OffsetDateTime::now_utc()))).await;
-                }
-            })
-            .await
-        };
-        let inbound = {
-            let store = store.clone();
-            let run = format!("{run}_{c}");
-            throughput(c, move |n| {
-                let (store, run) = (store.clone(), run.clone());
-                async move {
-                    let id = user_id(n);
-                    let v = version(n);
-                    let raw = raw_json(&id, v);
-                    let mut record = ClerkUserRecord::new(id.clone(), v, raw.clone());
-                    record.email = Some(format!("{id}@example.com"));
-                    record.first_name = Some("Bench".to_owned());
-                    let svix_id = format!("msg_{run}_{n}");
-                    let now = OffsetDateTime::now_utc();
-                    let entry = NewLedgerEntry::new(&svix_id, "user.updated", Some(&id), now, &raw);
-                    store
-                        .apply_inbound(&entry, &InboundChange::Upsert(record), now)
-                        .await
-                        .expect("apply_inbound");
-                }
-            })
-            .await
-        };
+        let mut totals = [(0u64, 0f64); 3];
+        for _ in 0..ROUNDS {
+            let r = throughput(c, slice, raw_op.clone()).await;
+            let s = throughput(c, slice, store_op.clone()).await;
+            let w = throughput(c, slice, webhook_op.clone()).await;
+            for (t, x) in totals.iter_mut().zip([r, s, w]) {
+                t.0 += x.0;
+                t.1 += x.1;
+            }
+        }
+        let [raw, store_inbound, webhook] = totals.map(|(n, secs)| n as f64 / secs);
         println!(
-            "  {:<22} c={:<3} raw upsert {:>9.0} ev/s   apply_inbound {:>9.0} ev/s   ratio {:.2}",
+            "  {:<20} c={:<3} raw {:>7.0} ev/s  apply_inbound {:>7.0} ev/s ({:.2}x)  process_webhook {:>7.0} ev/s ({:.2}x)",
             target.db.name(),
             c,
             raw,
-            inbound,
-            inbound / raw
+            store_inbound,
+            store_inbound / raw,
+            webhook,
+            webhook / raw
         );
         rows.push(Row {
             db: target.db,
             concurrency: c,
             raw,
-            inbound,
+            store_inbound,
+            webhook,
         });
     }
     rows
@@ -463,16 +565,19 @@ fn main() {
             cleanup(&target).await;
         }
 
-        println!("\n| database | concurrency | raw upsert (ev/s) | apply_inbound (ev/s) | ratio |");
-        println!("|---|---:|---:|---:|---:|");
+        println!(
+            "\n| database | concurrency | raw upsert (ev/s) | store apply_inbound (ev/s) | process_webhook (ev/s) | process_webhook / raw |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
         for r in &rows {
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.2} |",
+                "| {} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
                 r.db.name(),
                 r.concurrency,
                 r.raw,
-                r.inbound,
-                r.inbound / r.raw
+                r.store_inbound,
+                r.webhook,
+                r.webhook / r.raw
             );
         }
         println!(
