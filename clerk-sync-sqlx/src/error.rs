@@ -87,6 +87,7 @@ fn classify(db: &dyn DatabaseError) -> DbClass {
     DbClass::Other
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Whether re-running the whole transaction is the right answer: deadlocks and serialization
 /// failures, which the database resolves by aborting one of the parties.
 pub(crate) fn is_conflict(err: &sqlx::Error) -> bool {
@@ -106,6 +107,7 @@ pub(crate) fn is_conflict(err: &sqlx::Error) -> bool {
     false
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Whether `err` is a unique-constraint violation.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
@@ -114,14 +116,17 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// How many times a transaction that lost a deadlock or a unique race is re-run.
 pub(crate) const CONFLICT_RETRIES: usize = 8;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Pause before re-running after a conflict; grows so that a pile-up spreads out.
 pub(crate) fn conflict_backoff(attempt: usize) -> std::time::Duration {
     std::time::Duration::from_millis(2u64 << attempt.min(6))
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Re-run `$body` (an expression yielding `Result<_, sqlx::Error>`) while it fails with a
 /// deadlock or serialization failure (`plain`), or also with a unique violation (`unique`,
 /// for statements whose conditional logic re-reads the row on the next run).
@@ -149,4 +154,5 @@ macro_rules! retry_conflicts {
         }
     }};
 }
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use retry_conflicts;

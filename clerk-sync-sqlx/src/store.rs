@@ -487,6 +487,7 @@ impl<'a> BatchPlan<'a> {
     }
 
     /// The distinct `link_email`s of the batch.
+    #[cfg(feature = "postgres")]
     pub(crate) fn link_emails(&self) -> Vec<&'a str> {
         let mut emails: Vec<&str> = self
             .records
