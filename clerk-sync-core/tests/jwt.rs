@@ -1,0 +1,15 @@
+//! Integration tests of `clerk_sync_core::jwt`: every rule and key-cache property of issue 3.
+//! One test binary, so the RSA test keys are generated once.
+
+#[path = "jwt/extract.rs"]
+mod extract;
+#[path = "jwt/key_cache.rs"]
+mod key_cache;
+#[path = "jwt/rules.rs"]
+mod rules;
+#[path = "jwt/support.rs"]
+mod support;
+#[path = "jwt/token_cache.rs"]
+mod token_cache;
+#[path = "jwt/verifier.rs"]
+mod verifier;
