@@ -205,11 +205,13 @@ async fn fetch_user(conn: &mut SqliteConnection, id: i64) -> Result<LocalUser, S
     user(&row)
 }
 
-/// `upsert_user`'s four rules, inside a write transaction.
+/// `upsert_user`'s four rules, inside a write transaction. `known` is the row's tombstone flag
+/// (`None`: no row) when the caller already read it in this transaction.
 async fn upsert_in(
     conn: &mut SqliteConnection,
     r: &ClerkUserRecord,
     now: &str,
+    known: Option<Option<bool>>,
 ) -> Result<UpsertOutcome, StoreError> {
     let metadata = r.public_metadata.as_ref().map(|m| m.to_string());
     if let Some(link_email) = r.link_email.as_deref() {
@@ -233,13 +235,18 @@ async fn upsert_in(
             return Ok(UpsertOutcome::Linked);
         }
     }
-    // Labels the outcome only; the write below decides by itself.
-    let existing: Option<bool> =
-        sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = $1")
-            .bind(&r.clerk_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(map_sqlx)?;
+    // Labels the outcome only; the write below decides by itself. A link attempt that changed
+    // nothing leaves this unchanged, so a value read before it is still exact.
+    let existing: Option<bool> = match known {
+        Some(existing) => existing,
+        None => {
+            sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = $1")
+                .bind(&r.clerk_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(map_sqlx)?
+        }
+    };
     let written = sqlx::query(UPSERT)
         .bind(&r.clerk_id)
         .bind(r.email.as_deref())
@@ -373,7 +380,7 @@ impl SqliteStore {
         now: OffsetDateTime,
     ) -> Result<UpsertOutcome, StoreError> {
         let mut w = self.begin_write().await?;
-        let outcome = upsert_in(&mut w.tx, record, &to_text(now)).await?;
+        let outcome = upsert_in(&mut w.tx, record, &to_text(now), None).await?;
         w.tx.commit().await.map_err(map_sqlx)?;
         Ok(outcome)
     }
@@ -393,7 +400,7 @@ impl SqliteStore {
             for r in plan.records {
                 // Linking needs the single-row path; only records that can link take it.
                 if r.link_email.is_some() {
-                    crate::store::count(&mut outcome, upsert_in(&mut w.tx, r, &now).await?);
+                    crate::store::count(&mut outcome, upsert_in(&mut w.tx, r, &now, None).await?);
                 } else {
                     bulk.push(r);
                 }
@@ -988,13 +995,29 @@ impl SqliteStore {
         }
         let now = to_text(now);
         let mut w = self.begin_write().await?;
-        if ledger_processed(&mut w.tx, e.svix_id).await? == Some(true) {
+        // Dedupe and the row's state in one read: each statement is a hop to SQLite's worker
+        // thread, which is most of this path's cost.
+        let clerk_id = match change {
+            InboundChange::Upsert(r) => Some(r.clerk_id.as_str()),
+            _ => None,
+        };
+        let (processed, existing): (Option<bool>, Option<bool>) = sqlx::query_as(
+            "SELECT (SELECT processed_at IS NOT NULL FROM clerk_webhook_events \
+             WHERE svix_id = $1), \
+             (SELECT deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = $2)",
+        )
+        .bind(e.svix_id)
+        .bind(clerk_id)
+        .fetch_one(&mut *w.tx)
+        .await
+        .map_err(map_sqlx)?;
+        if processed == Some(true) {
             w.tx.commit().await.map_err(map_sqlx)?;
             return Ok(Some(InboundApplied::Duplicate));
         }
         let applied = match change {
             InboundChange::Upsert(r) => {
-                InboundApplied::Upsert(upsert_in(&mut w.tx, r, &now).await?)
+                InboundApplied::Upsert(upsert_in(&mut w.tx, r, &now, Some(existing)).await?)
             }
             InboundChange::Tombstone(t) => {
                 InboundApplied::Tombstone(tombstone_in(&mut w.tx, t, &now).await?)
