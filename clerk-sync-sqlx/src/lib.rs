@@ -77,3 +77,9 @@ mod postgres;
 mod sqlite;
 
 pub use store::{Dialect, DialectPool, SqlxStore};
+
+/// The workspace README's Rust examples, compiled (and run where not `no_run`) as doc tests so
+/// the README stays true. They live here because they use this crate and the core.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
