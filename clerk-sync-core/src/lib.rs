@@ -48,4 +48,3 @@ pub mod webhook;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-
