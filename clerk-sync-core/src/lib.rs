@@ -48,8 +48,3 @@ pub mod webhook;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-
-/// The README's Rust examples, compiled and run as doc tests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

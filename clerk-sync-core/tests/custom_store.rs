@@ -15,7 +15,6 @@ use clerk_sync_core::store::{
     StatusCounts, StoreError, SyncRun, SyncStatus, SyncStore, Tombstone, TombstoneOutcome,
     UpsertOutcome, UserProfile, UserQuery, UserStore, UserVersion,
 };
-use serde::Deserialize;
 use time::OffsetDateTime;
 
 /// The team's store. `Clone` shares the tables, like a connection pool would.
@@ -55,20 +54,9 @@ impl Tables {
             .ok_or(StoreError::NotFound { what: "user" })
     }
 
-    /// Rows can only be built through a type that has every field: `LocalUser` is
-    /// `#[non_exhaustive]`, so a store outside the crate deserializes it, as it would from a
-    /// database row.
     fn insert(&mut self, now: OffsetDateTime) -> &mut LocalUser {
         let id = self.users.len() as i64 + 1;
-        let row = serde_json::json!({
-            "id": id, "clerk_id": null, "email": null, "first_name": null, "last_name": null,
-            "username": null, "image_url": null, "external_id": null, "public_metadata": null,
-            "raw_json": null, "clerk_updated_at": null, "sync_status": "synced",
-            "last_sync_attempt": null, "sync_error": null, "deleted_at": null,
-            "created_at": now, "updated_at": now,
-        });
-        self.users
-            .push(LocalUser::deserialize(row).expect("a complete row"));
+        self.users.push(LocalUser::new(id, now));
         self.users.last_mut().expect("just pushed")
     }
 }
@@ -305,13 +293,14 @@ impl LedgerStore for VecStore {
                 processed: existing.processed_at.is_some(),
             });
         }
-        let row = serde_json::json!({
-            "svix_id": entry.svix_id, "event_type": entry.event_type, "object_id": entry.object_id,
-            "received_at": entry.received_at, "processed_at": null, "outcome": null,
-            "error": null, "payload": entry.payload,
-        });
-        t.ledger
-            .push(LedgerEntry::deserialize(row).expect("a complete row"));
+        let mut row = LedgerEntry::new(
+            entry.svix_id,
+            entry.event_type,
+            entry.received_at,
+            entry.payload,
+        );
+        row.object_id = entry.object_id.map(str::to_owned);
+        t.ledger.push(row);
         Ok(LedgerInsert::Inserted)
     }
 
@@ -377,13 +366,14 @@ impl OutboxStore for VecStore {
         user.updated_at = now;
         let user = user.clone();
         t.next_outbox_id += 1;
-        let entry = serde_json::json!({
-            "id": t.next_outbox_id, "user_id": user.id, "operation": change.operation(),
-            "profile": profile, "attempts": 0, "next_attempt_at": now, "claimed_by": null,
-            "claimed_until": null, "last_error": null, "created_at": now,
-        });
-        t.outbox
-            .push(OutboxEntry::deserialize(entry).expect("a complete row"));
+        let outbox_id = t.next_outbox_id;
+        t.outbox.push(OutboxEntry::new(
+            outbox_id,
+            user.id,
+            change.operation(),
+            profile,
+            now,
+        ));
         Ok(EnqueuedChange::new(user, t.next_outbox_id))
     }
 

@@ -26,3 +26,26 @@ pub struct SyncRun {
     /// The run's report (JSON).
     pub report: serde_json::Value,
 }
+
+impl SyncRun {
+    /// A finished run of `kind` started by `triggered_by`; `id` is 0 until recorded, and
+    /// `dry_run` and `force` are off.
+    pub fn new(
+        kind: impl Into<String>,
+        triggered_by: impl Into<String>,
+        started_at: OffsetDateTime,
+        finished_at: OffsetDateTime,
+        report: serde_json::Value,
+    ) -> Self {
+        SyncRun {
+            id: 0,
+            kind: kind.into(),
+            triggered_by: triggered_by.into(),
+            started_at,
+            finished_at,
+            dry_run: false,
+            force: false,
+            report,
+        }
+    }
+}

@@ -113,6 +113,27 @@ pub struct LedgerEntry {
     pub payload: String,
 }
 
+impl LedgerEntry {
+    /// An unprocessed entry, as a store reads it back after [`NewLedgerEntry`] was inserted.
+    pub fn new(
+        svix_id: impl Into<String>,
+        event_type: impl Into<String>,
+        received_at: OffsetDateTime,
+        payload: impl Into<String>,
+    ) -> Self {
+        LedgerEntry {
+            svix_id: svix_id.into(),
+            event_type: event_type.into(),
+            object_id: None,
+            received_at,
+            processed_at: None,
+            outcome: None,
+            error: None,
+            payload: payload.into(),
+        }
+    }
+}
+
 /// What [`LedgerStore::ledger_insert`] found.
 ///
 /// [`LedgerStore::ledger_insert`]: super::LedgerStore::ledger_insert

@@ -162,3 +162,27 @@ pub struct OutboxEntry {
     /// When the entry was queued.
     pub created_at: OffsetDateTime,
 }
+
+impl OutboxEntry {
+    /// A newly queued entry: due at `created_at`, never attempted, unclaimed.
+    pub fn new(
+        id: i64,
+        user_id: i64,
+        operation: OutboxOperation,
+        profile: UserProfile,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        OutboxEntry {
+            id,
+            user_id,
+            operation,
+            profile,
+            attempts: 0,
+            next_attempt_at: created_at,
+            claimed_by: None,
+            claimed_until: None,
+            last_error: None,
+            created_at,
+        }
+    }
+}

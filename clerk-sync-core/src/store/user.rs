@@ -96,6 +96,32 @@ pub struct LocalUser {
 }
 
 impl LocalUser {
+    /// A row with local id `id` written at `now`: no Clerk data, `synced`, no tombstone.
+    ///
+    /// `LocalUser` is `#[non_exhaustive]`, so stores outside this crate build rows with this
+    /// and then set the public fields they read from their table.
+    pub fn new(id: i64, now: OffsetDateTime) -> Self {
+        LocalUser {
+            id,
+            clerk_id: None,
+            email: None,
+            first_name: None,
+            last_name: None,
+            username: None,
+            image_url: None,
+            external_id: None,
+            public_metadata: None,
+            raw_json: None,
+            clerk_updated_at: None,
+            sync_status: SyncStatus::Synced,
+            last_sync_attempt: None,
+            sync_error: None,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether the row is a tombstone (Clerk deleted the user).
     pub fn is_deleted(&self) -> bool {
         self.deleted_at.is_some()
@@ -134,7 +160,7 @@ pub struct ClerkUserRecord {
 }
 
 impl ClerkUserRecord {
-    /// A record with the required fields; set the rest with struct update or field access.
+    /// A record with the required fields; set the other (public) fields afterwards.
     pub fn new(
         clerk_id: impl Into<String>,
         clerk_updated_at: i64,

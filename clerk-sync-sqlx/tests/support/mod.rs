@@ -1,0 +1,221 @@
+//! Fresh, migrated stores on each database, one private schema or database per store, so tests
+//! run in parallel without seeing each other's rows.
+//!
+//! PostgreSQL and MySQL/MariaDB come from `CLERK_SYNC_TEST_POSTGRES_URL` and
+//! `CLERK_SYNC_TEST_MYSQL_URL`. Unset (or unreachable) skips those tests with a message, except
+//! under `CI=true`, where it is a failure: CI must never pass by testing nothing.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use clerk_sync_sqlx::SqlxStore;
+use clerk_sync_sqlx::sqlx::{self, Connection, Executor};
+
+/// Every schema or database made here starts with this, followed by the process id, so a
+/// later run can drop what a crashed run left behind.
+pub const PREFIX: &str = "clerk_sqlx_t_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Backend::Postgres => "CLERK_SYNC_TEST_POSTGRES_URL",
+            Backend::MySql => "CLERK_SYNC_TEST_MYSQL_URL",
+        }
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The server URL for `backend`, or `None` (after saying why) when the tests should skip.
+pub fn url(backend: Backend, test: &str) -> Option<String> {
+    match std::env::var(backend.env_var()) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => panic!(
+            "{} is not set and CI=true: the {backend:?} tests must run in CI",
+            backend.env_var()
+        ),
+        _ => {
+            eprintln!(
+                "skipped {test}: {} is not set (see clerk-sync-sqlx/README.md to run it locally)",
+                backend.env_var()
+            );
+            None
+        }
+    }
+}
+
+/// A unique name for a schema or database.
+pub fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{PREFIX}{}_{n}_{nanos}", std::process::id())
+}
+
+/// `url` with its database (path) replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// `url` with `search_path` set for every connection (libpq `options`).
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+fn unreachable(backend: Backend, err: &dyn std::fmt::Display) -> ! {
+    panic!(
+        "{} is set but the server does not answer ({err}); start it (see README) or unset the variable",
+        backend.env_var()
+    )
+}
+
+fn pid_is_dead(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(PREFIX) else {
+        return false;
+    };
+    let Some(pid) = rest.split('_').next().and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A PostgreSQL URL for a new empty schema on the server at `url`, with that schema as the
+/// `search_path`; stale test schemas are dropped on the way.
+pub async fn pg_schema_url(url: &str) -> (String, String) {
+    let mut admin = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| unreachable(Backend::Postgres, &e));
+    let stale: Vec<(String,)> = sqlx::query_as(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'clerk\\_sqlx\\_t\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("list schemas");
+    for (name,) in stale {
+        if pid_is_dead(&name) {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE"
+                )))
+                .await;
+        }
+    }
+    let schema = unique_name();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .await
+        .expect("create schema");
+    let _ = admin.close().await;
+    (with_search_path(url, &schema), schema)
+}
+
+/// A MySQL URL for a new empty database on the server at `url`; stale test databases are
+/// dropped on the way.
+pub async fn mysql_database_url(url: &str) -> (String, String) {
+    let mut admin = sqlx::MySqlConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| unreachable(Backend::MySql, &e));
+    let stale: Vec<(String,)> = sqlx::query_as(
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+         WHERE schema_name LIKE 'clerk\\_sqlx\\_t\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("list databases");
+    for (name,) in stale {
+        if pid_is_dead(&name) {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS `{name}`"
+                )))
+                .await;
+        }
+    }
+    let database = unique_name();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{database}`")))
+        .await
+        .expect("create database");
+    let _ = admin.close().await;
+    (with_database(url, &database), database)
+}
+
+/// A migrated store in a new schema of the PostgreSQL server at `url`.
+pub async fn fresh_pg(url: String) -> SqlxStore {
+    let (url, _) = pg_schema_url(&url).await;
+    let store = SqlxStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| unreachable(Backend::Postgres, &e));
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A migrated store in a new database of the MySQL server at `url`.
+pub async fn fresh_mysql(url: String) -> SqlxStore {
+    let (url, _) = mysql_database_url(&url).await;
+    let store = SqlxStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| unreachable(Backend::MySql, &e));
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A migrated store on a new in-memory SQLite database.
+pub async fn fresh_sqlite() -> SqlxStore {
+    let store = SqlxStore::connect("sqlite::memory:")
+        .await
+        .expect("sqlite in memory");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// Drop a schema made by [`pg_schema_url`].
+pub async fn drop_pg_schema(url: &str, schema: &str) {
+    if let Ok(mut admin) = sqlx::PgConnection::connect(url).await {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+/// Drop a database made by [`mysql_database_url`].
+pub async fn drop_mysql_database(url: &str, database: &str) {
+    if let Ok(mut admin) = sqlx::MySqlConnection::connect(url).await {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS `{database}`"
+            )))
+            .await;
+        let _ = admin.close().await;
+    }
+}
