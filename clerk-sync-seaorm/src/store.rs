@@ -665,7 +665,7 @@ impl RunLogStore for SeaOrmStore {
             .all(&self.db)
             .await
             .map_err(map_db_err)?;
-        rows.into_iter().map(convert::sync_run).collect()
+        Ok(rows.into_iter().map(convert::sync_run).collect())
     }
 }
 
