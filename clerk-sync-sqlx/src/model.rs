@@ -1,20 +1,16 @@
 //! Building clerk-sync-core's row types from decoded columns.
 //!
 //! The core row types are `#[non_exhaustive]`, so a crate outside clerk-sync-core cannot write
-//! them as struct literals. Those with constructors use them; `LocalUser`, `OutboxEntry`,
-//! `LedgerEntry` and `SyncRun` have none yet and are built through serde from a mirror struct
-//! with the same field names. This module is the only place that knows, so switching to
-//! constructors later touches nothing else.
+//! them as struct literals: each is made with its constructor and then its public fields are
+//! set. The dialect modules decode columns into the `*Parts` structs and never see that detail.
 
 use clerk_sync_core::store::{
     EnqueuedChange, LedgerEntry, LedgerOutcome, LocalUser, OutboxEntry, OutboxOperation,
     StoreError, SyncRun, SyncStatus, UserProfile, UserVersion,
 };
-use serde::Serialize;
 use time::OffsetDateTime;
 
 /// The columns of one `clerk_users` row, decoded.
-#[derive(Serialize)]
 pub(crate) struct UserParts {
     pub(crate) id: i64,
     pub(crate) clerk_id: Option<String>,
@@ -37,12 +33,27 @@ pub(crate) struct UserParts {
 
 impl UserParts {
     pub(crate) fn build(self) -> Result<LocalUser, StoreError> {
-        via_serde(&self, "user row")
+        let mut user = LocalUser::new(self.id, self.created_at);
+        user.clerk_id = self.clerk_id;
+        user.email = self.email;
+        user.first_name = self.first_name;
+        user.last_name = self.last_name;
+        user.username = self.username;
+        user.image_url = self.image_url;
+        user.external_id = self.external_id;
+        user.public_metadata = self.public_metadata;
+        user.raw_json = self.raw_json;
+        user.clerk_updated_at = self.clerk_updated_at;
+        user.sync_status = self.sync_status;
+        user.last_sync_attempt = self.last_sync_attempt;
+        user.sync_error = self.sync_error;
+        user.deleted_at = self.deleted_at;
+        user.updated_at = self.updated_at;
+        Ok(user)
     }
 }
 
 /// The columns of one `clerk_sync_outbox` row, decoded.
-#[derive(Serialize)]
 pub(crate) struct OutboxParts {
     pub(crate) id: i64,
     pub(crate) user_id: i64,
@@ -58,12 +69,23 @@ pub(crate) struct OutboxParts {
 
 impl OutboxParts {
     pub(crate) fn build(self) -> Result<OutboxEntry, StoreError> {
-        via_serde(&self, "outbox row")
+        let mut entry = OutboxEntry::new(
+            self.id,
+            self.user_id,
+            self.operation,
+            self.profile,
+            self.created_at,
+        );
+        entry.attempts = self.attempts;
+        entry.next_attempt_at = self.next_attempt_at;
+        entry.claimed_by = self.claimed_by;
+        entry.claimed_until = self.claimed_until;
+        entry.last_error = self.last_error;
+        Ok(entry)
     }
 }
 
 /// The columns of one `clerk_webhook_events` row, decoded.
-#[derive(Serialize)]
 pub(crate) struct LedgerParts {
     pub(crate) svix_id: String,
     pub(crate) event_type: String,
@@ -77,12 +99,21 @@ pub(crate) struct LedgerParts {
 
 impl LedgerParts {
     pub(crate) fn build(self) -> Result<LedgerEntry, StoreError> {
-        via_serde(&self, "ledger row")
+        let mut entry = LedgerEntry::new(
+            self.svix_id,
+            self.event_type,
+            self.received_at,
+            self.payload,
+        );
+        entry.object_id = self.object_id;
+        entry.processed_at = self.processed_at;
+        entry.outcome = self.outcome;
+        entry.error = self.error;
+        Ok(entry)
     }
 }
 
 /// The columns of one `clerk_sync_runs` row, decoded.
-#[derive(Serialize)]
 pub(crate) struct RunParts {
     pub(crate) id: i64,
     pub(crate) kind: String,
@@ -96,19 +127,18 @@ pub(crate) struct RunParts {
 
 impl RunParts {
     pub(crate) fn build(self) -> Result<SyncRun, StoreError> {
-        via_serde(&self, "run row")
+        let mut run = SyncRun::new(
+            self.kind,
+            self.triggered_by,
+            self.started_at,
+            self.finished_at,
+            self.report,
+        );
+        run.id = self.id;
+        run.dry_run = self.dry_run;
+        run.force = self.force;
+        Ok(run)
     }
-}
-
-fn via_serde<T: Serialize, U: serde::de::DeserializeOwned>(
-    parts: &T,
-    what: &str,
-) -> Result<U, StoreError> {
-    serde_json::to_value(parts)
-        .and_then(serde_json::from_value)
-        .map_err(|_| StoreError::InvalidData {
-            what: what.to_owned(),
-        })
 }
 
 /// One entry of a version scan.
