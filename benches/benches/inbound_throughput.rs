@@ -187,21 +187,43 @@ async fn store_for(target: &Target) -> SqlxStore {
     store
 }
 
-/// The raw baseline's table: the users table's shape, without the library around it.
+/// The raw baseline's table: a copy of `clerk_users`, indexes included, without the library
+/// around it.
 async fn create_raw_table(store: &SqlxStore) {
-    let sql = match store.dialect() {
+    match store.dialect() {
         clerk_sync_sqlx::Dialect::Postgres => {
-            "CREATE TABLE bench_raw (LIKE clerk_users INCLUDING ALL)"
+            execute(
+                store,
+                "CREATE TABLE bench_raw (LIKE clerk_users INCLUDING ALL)".to_owned(),
+                None,
+            )
+            .await
         }
-        clerk_sync_sqlx::Dialect::MySql => "CREATE TABLE bench_raw LIKE clerk_users",
+        clerk_sync_sqlx::Dialect::MySql => {
+            execute(
+                store,
+                "CREATE TABLE bench_raw LIKE clerk_users".to_owned(),
+                None,
+            )
+            .await
+        }
         _ => {
-            "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY AUTOINCREMENT, clerk_id VARCHAR(255) \
-             UNIQUE, email VARCHAR(320), first_name TEXT, raw_json TEXT, clerk_updated_at BIGINT, \
-             sync_status VARCHAR(16) NOT NULL DEFAULT 'synced', created_at TEXT NOT NULL, \
-             updated_at TEXT NOT NULL)"
+            // SQLite has no CREATE TABLE .. LIKE: replay the table's and its indexes' DDL.
+            let clerk_sync_sqlx::DialectPool::Sqlite(pool) = store.pool() else {
+                unreachable!("a SQLite store has a SQLite pool")
+            };
+            let ddl: Vec<String> = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = 'clerk_users' AND sql IS NOT NULL \
+                 ORDER BY type DESC",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("clerk_users DDL");
+            for sql in ddl {
+                execute(store, sql.replace("clerk_users", "bench_raw"), None).await;
+            }
         }
-    };
-    execute(store, sql.to_owned(), None).await;
+    }
 }
 
 /// Run `sql` on the store's pool; with `ev`, bind one event's values first.
@@ -272,6 +294,10 @@ fn raw_upsert_sql(store: &SqlxStore) -> String {
     }
 }
 
+/// The fixture's primary address. Each bench user gets its own instead, as real users have:
+/// with one address shared by all 10,000 users every link attempt would scan them all.
+const FIXTURE_EMAIL: &str = "new.primary@example.com";
+
 fn user_id(n: u64) -> String {
     format!("user_bench{:05}", n % USERS)
 }
@@ -291,12 +317,13 @@ fn user_template() -> &'static str {
         event["data"]
             .to_string()
             .replace("\"__VERSION__\"", "__VERSION__")
+            .replace(FIXTURE_EMAIL, "__ID__@example.com")
     })
 }
 
 fn raw_json(id: &str, v: i64) -> String {
     user_template()
-        .replacen("__ID__", id, 1)
+        .replace("__ID__", id)
         .replacen("__VERSION__", &v.to_string(), 1)
 }
 
@@ -381,7 +408,10 @@ impl Webhooks {
         .expect("fixture");
         event["data"]["id"] = serde_json::json!("__ID__");
         event["data"]["updated_at"] = serde_json::json!("__VERSION__");
-        let template = event.to_string().replace("\"__VERSION__\"", "__VERSION__");
+        let template = event
+            .to_string()
+            .replace("\"__VERSION__\"", "__VERSION__")
+            .replace(FIXTURE_EMAIL, "__ID__@example.com");
         Webhooks {
             verifier: WebhookVerifier::new(SECRET).expect("secret"),
             template,
@@ -389,7 +419,7 @@ impl Webhooks {
     }
 
     fn delivery(&self, run: &str, n: u64) -> Delivery {
-        let body = self.template.replacen("__ID__", &user_id(n), 1).replacen(
+        let body = self.template.replace("__ID__", &user_id(n)).replacen(
             "__VERSION__",
             &version(n).to_string(),
             1,
@@ -440,6 +470,8 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
                 let raw = raw_json(&id, v);
                 let mut record = ClerkUserRecord::new(id.clone(), v, raw.clone());
                 record.email = Some(format!("{id}@example.com"));
+                // As the engine sets it for a verified primary address.
+                record.link_email = record.email.clone();
                 record.first_name = Some("Bench".to_owned());
                 let svix_id = format!("msg_{run}_{n}");
                 let now = OffsetDateTime::now_utc();
