@@ -6,6 +6,12 @@
 //! the process, behind one async mutex so writers queue in Tokio instead of spinning in
 //! SQLite. Inside that transaction nothing else can write, which is what makes the short
 //! "which case is this" reads next to the conditional writes safe.
+//!
+//! sqlx runs each SQLite connection on its own thread, and every statement is a round trip to
+//! it: two context switches, which cost more than a small write. The inbound path, which runs
+//! once per webhook, is therefore one multi-statement query with its own transaction, on a
+//! connection the store keeps for writes (see `SqliteStore::run_write`): one round trip per
+//! event where the statement-by-statement path took six.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,7 +25,7 @@ use clerk_sync_core::store::{
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -78,30 +84,200 @@ const UPSERT: &str = concat!(
     version_guard!()
 );
 
-const LINK: &str = concat!(
-    "UPDATE clerk_users SET clerk_id = $1, email = $2, first_name = $3, last_name = $4, ",
-    "username = $5, image_url = $6, external_id = $7, public_metadata = $8, raw_json = $9, ",
-    "clerk_updated_at = $10, ",
-    "sync_status = CASE WHEN sync_status = 'pending' THEN 'pending' ELSE 'synced' END, ",
-    "sync_error = CASE WHEN sync_status = 'pending' THEN sync_error END, updated_at = $11 ",
-    "WHERE id = (SELECT c.id FROM clerk_users c WHERE c.email = $12 AND c.clerk_id IS NULL ",
-    "AND c.deleted_at IS NULL ORDER BY c.id LIMIT 1) ",
-    "AND NOT EXISTS (SELECT 1 FROM clerk_users e WHERE e.clerk_id = $1)"
+/// Link the oldest live row with the verified email ($12) and no clerk id to $1, unless a row
+/// already has $1. Params as in `UPSERT`, plus $12.
+macro_rules! link_update {
+    () => {
+        concat!(
+            "UPDATE clerk_users SET clerk_id = $1, email = $2, first_name = $3, last_name = $4, ",
+            "username = $5, image_url = $6, external_id = $7, public_metadata = $8, raw_json = $9, ",
+            "clerk_updated_at = $10, ",
+            "sync_status = CASE WHEN sync_status = 'pending' THEN 'pending' ELSE 'synced' END, ",
+            "sync_error = CASE WHEN sync_status = 'pending' THEN sync_error END, updated_at = $11 ",
+            "WHERE id = (SELECT c.id FROM clerk_users c WHERE c.email = $12 AND c.clerk_id IS NULL ",
+            "AND c.deleted_at IS NULL ORDER BY c.id LIMIT 1) ",
+            "AND NOT EXISTS (SELECT 1 FROM clerk_users e WHERE e.clerk_id = $1)"
+        )
+    };
+}
+
+const LINK: &str = link_update!();
+
+/// The tombstone's overwrite: profile fields erased, only where the row is not one already.
+macro_rules! tombstone_set {
+    () => {
+        "deleted_at = excluded.deleted_at, \
+         external_id = excluded.external_id, email = NULL, first_name = NULL, last_name = NULL, \
+         username = NULL, image_url = NULL, public_metadata = NULL, raw_json = NULL, \
+         clerk_updated_at = NULL, sync_status = 'synced', sync_error = NULL, \
+         updated_at = excluded.updated_at WHERE clerk_users.deleted_at IS NULL"
+    };
+}
+
+const TOMBSTONE: &str = concat!(
+    "INSERT INTO clerk_users (clerk_id, external_id, deleted_at, sync_status, created_at, \
+     updated_at) VALUES ($1, $2, $3, 'synced', $4, $4) ON CONFLICT (clerk_id) DO UPDATE SET ",
+    tombstone_set!()
 );
 
-const TOMBSTONE: &str = "INSERT INTO clerk_users (clerk_id, external_id, deleted_at, sync_status, \
-     created_at, updated_at) VALUES ($1, $2, $3, 'synced', $4, $4) \
-     ON CONFLICT (clerk_id) DO UPDATE SET deleted_at = excluded.deleted_at, \
-     external_id = excluded.external_id, email = NULL, first_name = NULL, last_name = NULL, \
-     username = NULL, image_url = NULL, public_metadata = NULL, raw_json = NULL, \
-     clerk_updated_at = NULL, sync_status = 'synced', sync_error = NULL, \
-     updated_at = excluded.updated_at WHERE clerk_users.deleted_at IS NULL";
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// The statements of one write, bare (run inside a sqlx transaction) and wrapped in their own
+/// `BEGIN IMMEDIATE; ...; COMMIT` (run on the held writer connection in one hop; see
+/// `SqliteStore::run_write`).
+struct WriteScript {
+    bare: &'static str,
+    wrapped: &'static str,
+}
+
+macro_rules! write_script {
+    ($($part:expr),+ $(,)?) => {
+        WriteScript {
+            bare: concat!($($part),+),
+            wrapped: concat!("BEGIN IMMEDIATE; ", $($part),+, "; COMMIT"),
+        }
+    };
+}
+
+/// What an inbound upsert will do to the row, as a label, read just before the write in the same
+/// `BEGIN IMMEDIATE` transaction (nothing else can write in between): `linked`, `inserted`,
+/// `updated`, `stale` or `deleted`. The cases mirror `LINK` and `UPSERT` exactly.
+/// Params as in `INBOUND_UPSERT`.
+macro_rules! upsert_label {
+    () => {
+        "(SELECT CASE \
+           WHEN u.id IS NULL AND EXISTS (SELECT 1 FROM clerk_users c WHERE c.email = $12 \
+             AND c.clerk_id IS NULL AND c.deleted_at IS NULL) THEN 'linked' \
+           WHEN u.id IS NULL THEN 'inserted' \
+           WHEN u.deleted_at IS NOT NULL THEN 'deleted' \
+           WHEN u.clerk_updated_at IS NULL OR u.clerk_updated_at < $10 THEN 'updated' \
+           ELSE 'stale' END \
+         FROM (SELECT 1) LEFT JOIN clerk_users u ON u.clerk_id = $1)"
+    };
+}
+
+/// The ledger row of an inbound event, written already processed with `$outcome`: an
+/// unprocessed row from an earlier delivery is completed, a processed one is left alone.
+macro_rules! inbound_ledger {
+    ($svix:literal, $ty:literal, $obj:literal, $recv:literal, $payload:literal, $now:literal, $outcome:expr) => {
+        concat!(
+            "INSERT INTO clerk_webhook_events AS l (svix_id, event_type, object_id, ",
+            "received_at, payload, processed_at, outcome) SELECT ",
+            $svix,
+            ", ",
+            $ty,
+            ", ",
+            $obj,
+            ", ",
+            $recv,
+            ", ",
+            $payload,
+            ", ",
+            $now,
+            ", ",
+            $outcome,
+            " WHERE true ON CONFLICT (svix_id) DO UPDATE SET ",
+            "processed_at = excluded.processed_at, outcome = excluded.outcome, error = NULL ",
+            "WHERE l.processed_at IS NULL"
+        )
+    };
+}
+
+/// Whether this transaction's ledger write completed the event, i.e. it was not a duplicate.
+/// The writes check it so that a duplicate changes nothing; were it ever wrong (a delivery
+/// processed twice within the same microsecond), the conditional writes would still be no-ops.
+macro_rules! completed_now {
+    ($svix:literal, $now:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM clerk_webhook_events WHERE svix_id = ",
+            $svix,
+            " AND processed_at = ",
+            $now,
+            ")"
+        )
+    };
+}
+
+/// `apply_inbound` for an upsert, as one multi-statement query so that the whole event costs
+/// one hop to SQLite's worker thread inside the transaction: the state (dedupe flag and the
+/// label), the ledger row, the link attempt and the conditional upsert. Params $1..$12 as in
+/// `UPSERT`/`LINK` (with $12 the link email, NULL when linking does not apply), $13 svix id,
+/// $14 event type, $15 object id, $16 received at, $17 payload.
+const INBOUND_UPSERT: WriteScript = write_script!(
+    "SELECT (SELECT processed_at IS NOT NULL FROM clerk_webhook_events WHERE svix_id = $13) ",
+    "AS processed, ",
+    upsert_label!(),
+    " AS label; ",
+    inbound_ledger!(
+        "$13",
+        "$14",
+        "$15",
+        "$16",
+        "$17",
+        "$11",
+        concat!(
+            "CASE WHEN ",
+            upsert_label!(),
+            " IN ('stale', 'deleted') THEN 'stale' ELSE 'applied' END"
+        )
+    ),
+    "; ",
+    link_update!(),
+    " AND ",
+    completed_now!("$13", "$11"),
+    "; ",
+    "INSERT INTO clerk_users (clerk_id, email, first_name, last_name, username, image_url, ",
+    "external_id, public_metadata, raw_json, clerk_updated_at, sync_status, created_at, updated_at) ",
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'synced', $11, $11 WHERE ",
+    completed_now!("$13", "$11"),
+    " ON CONFLICT (clerk_id) DO UPDATE SET ",
+    overwrite_set!(),
+    " WHERE ",
+    version_guard!()
+);
+
+/// `apply_inbound` for a tombstone, in one hop like `INBOUND_UPSERT`. Params $1 clerk id,
+/// $2 external id, $3 deleted at, $4 now, $5 svix id, $6 event type, $7 object id,
+/// $8 received at, $9 payload.
+const INBOUND_TOMBSTONE: WriteScript = write_script!(
+    "SELECT (SELECT processed_at IS NOT NULL FROM clerk_webhook_events WHERE svix_id = $5) ",
+    "AS processed, EXISTS (SELECT 1 FROM clerk_users WHERE clerk_id = $1 ",
+    "AND deleted_at IS NOT NULL) AS already_deleted; ",
+    inbound_ledger!(
+        "$5",
+        "$6",
+        "$7",
+        "$8",
+        "$9",
+        "$4",
+        "CASE WHEN EXISTS (SELECT 1 FROM clerk_users WHERE clerk_id = $1 AND deleted_at IS NOT NULL) \
+         THEN 'stale' ELSE 'applied' END"
+    ),
+    "; ",
+    "INSERT INTO clerk_users (clerk_id, external_id, deleted_at, sync_status, created_at, ",
+    "updated_at) SELECT $1, $2, $3, 'synced', $4, $4 WHERE ",
+    completed_now!("$5", "$4"),
+    " ON CONFLICT (clerk_id) DO UPDATE SET ",
+    tombstone_set!()
+);
+
+/// `apply_inbound` for an event that only needs its ledger row. Params $1 svix id,
+/// $2 event type, $3 object id, $4 received at, $5 payload, $6 now.
+const INBOUND_LEDGER_ONLY: WriteScript = write_script!(
+    inbound_ledger!("$1", "$2", "$3", "$4", "$5", "$6", "'ignored'"),
+    " RETURNING 1"
+);
 
 /// The SQLite half of [`crate::SqlxStore`].
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
-    writer: Arc<Mutex<()>>,
+    /// Every write queues here. Between writes it keeps the connection that runs write scripts
+    /// (see `run_script`), detached from the pool.
+    writer: Arc<Mutex<Option<SqliteConnection>>>,
+    /// Whether the pool can spare a connection for `writer`: not an in-memory database's
+    /// single connection, which is the whole database.
+    hold_writer: bool,
 }
 
 /// A pool for [`crate::SqlxStore::connect`].
@@ -131,7 +307,7 @@ pub(crate) async fn connect(url: &str) -> Result<SqlitePool, StoreError> {
 }
 
 struct Txn<'a> {
-    _guard: MutexGuard<'a, ()>,
+    _guard: MutexGuard<'a, Option<SqliteConnection>>,
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
 }
 
@@ -294,9 +470,11 @@ async fn tombstone_in(
 
 impl SqliteStore {
     pub(crate) fn new(pool: SqlitePool) -> Self {
+        let hold_writer = pool.options().get_max_connections() > 1;
         SqliteStore {
             pool,
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(Mutex::new(None)),
+            hold_writer,
         }
     }
 
@@ -312,6 +490,61 @@ impl SqliteStore {
             .await
             .map_err(map_sqlx)?;
         Ok(Txn { _guard: guard, tx })
+    }
+
+    /// Runs one write of several statements in one transaction and returns every row they
+    /// return. Each statement sqlx runs is a round trip to the connection's worker thread,
+    /// two context switches that cost more than the writes themselves, so the statements go
+    /// as one multi-statement query, fetched to the end (a fetch that stopped at the first row
+    /// would skip the statements after it).
+    ///
+    /// On a file database the query is `script.wrapped`, with its own `BEGIN IMMEDIATE` and
+    /// `COMMIT`, on a connection held for writes between calls: one hop per write, and no
+    /// pool round trip (sqlx pings a connection on its way back to the pool). sqlx does not
+    /// know about that transaction, so while the query runs the connection is out of its slot:
+    /// a write that fails or is cancelled part-way drops it, which closes it and rolls back,
+    /// and the next write opens another. An in-memory database is its pool's only connection
+    /// and cannot be spared, so there `script.bare` runs in a sqlx transaction on the pool.
+    async fn run_write<'q>(
+        &self,
+        script: &WriteScript,
+        bind: impl FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q>,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        if !self.hold_writer {
+            let mut w = self.begin_write().await?;
+            let rows = bind(sqlx::query(script.bare))
+                .fetch_all(&mut *w.tx)
+                .await
+                .map_err(map_sqlx)?;
+            w.tx.commit().await.map_err(map_sqlx)?;
+            return Ok(rows);
+        }
+        let mut slot = self.writer.lock().await;
+        if self.pool.is_closed() {
+            *slot = None;
+            return Err(map_sqlx(sqlx::Error::PoolClosed));
+        }
+        let mut conn = match slot.take() {
+            Some(conn) => conn,
+            // Detached, so that `Pool::close` does not wait for it.
+            None => self.pool.acquire().await.map_err(map_sqlx)?.detach(),
+        };
+        let rows = bind(sqlx::query(script.wrapped))
+            .fetch_all(&mut conn)
+            .await
+            .map_err(map_sqlx)?;
+        *slot = Some(conn);
+        Ok(rows)
+    }
+
+    /// Close the pool, then the held writer connection. In that order, writes still queued
+    /// for the writer fail with "pool closed" when their turn comes instead of running first.
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+        let held = self.writer.lock().await.take();
+        if let Some(conn) = held {
+            let _ = conn.close().await;
+        }
     }
 
     pub(crate) async fn get_user(&self, clerk_id: &str) -> Result<Option<LocalUser>, StoreError> {
@@ -987,63 +1220,101 @@ impl SqliteStore {
         change: &InboundChange,
         now: OffsetDateTime,
     ) -> Result<Option<InboundApplied>, StoreError> {
-        if !matches!(
-            change,
-            InboundChange::Upsert(_) | InboundChange::Tombstone(_) | InboundChange::LedgerOnly
-        ) {
-            return Ok(None);
-        }
         let now = to_text(now);
-        let mut w = self.begin_write().await?;
-        // Dedupe and the row's state in one read: each statement is a hop to SQLite's worker
-        // thread, which is most of this path's cost.
-        let clerk_id = match change {
-            InboundChange::Upsert(r) => Some(r.clerk_id.as_str()),
-            _ => None,
-        };
-        let (processed, existing): (Option<bool>, Option<bool>) = sqlx::query_as(
-            "SELECT (SELECT processed_at IS NOT NULL FROM clerk_webhook_events \
-             WHERE svix_id = $1), \
-             (SELECT deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = $2)",
-        )
-        .bind(e.svix_id)
-        .bind(clerk_id)
-        .fetch_one(&mut *w.tx)
-        .await
-        .map_err(map_sqlx)?;
-        if processed == Some(true) {
-            w.tx.commit().await.map_err(map_sqlx)?;
-            return Ok(Some(InboundApplied::Duplicate));
-        }
-        let applied = match change {
+        let received = to_text(e.received_at);
+        let rows = match change {
             InboundChange::Upsert(r) => {
-                InboundApplied::Upsert(upsert_in(&mut w.tx, r, &now, Some(existing)).await?)
+                self.run_write(&INBOUND_UPSERT, |q| {
+                    bind_upsert(q, r, &now)
+                        .bind(r.link_email.as_deref())
+                        .bind(e.svix_id)
+                        .bind(e.event_type)
+                        .bind(e.object_id)
+                        .bind(received.as_str())
+                        .bind(e.payload)
+                })
+                .await?
             }
             InboundChange::Tombstone(t) => {
-                InboundApplied::Tombstone(tombstone_in(&mut w.tx, t, &now).await?)
+                self.run_write(&INBOUND_TOMBSTONE, |q| {
+                    q.bind(t.clerk_id.as_str())
+                        .bind(t.external_id.as_deref())
+                        .bind(to_text(t.deleted_at))
+                        .bind(now.as_str())
+                        .bind(e.svix_id)
+                        .bind(e.event_type)
+                        .bind(e.object_id)
+                        .bind(received.as_str())
+                        .bind(e.payload)
+                })
+                .await?
             }
-            _ => InboundApplied::LedgerOnly,
+            InboundChange::LedgerOnly => {
+                self.run_write(&INBOUND_LEDGER_ONLY, |q| {
+                    q.bind(e.svix_id)
+                        .bind(e.event_type)
+                        .bind(e.object_id)
+                        .bind(received.as_str())
+                        .bind(e.payload)
+                        .bind(now.as_str())
+                })
+                .await?
+            }
+            // A change kind newer than this crate: the caller runs the trait's steps.
+            _ => return Ok(None),
         };
-        let outcome = applied.ledger_outcome().unwrap_or(LedgerOutcome::Ignored);
-        sqlx::query(
-            "INSERT INTO clerk_webhook_events (svix_id, event_type, object_id, received_at, \
-             payload, processed_at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (svix_id) DO UPDATE SET processed_at = excluded.processed_at, \
-             outcome = excluded.outcome, error = NULL",
-        )
-        .bind(e.svix_id)
-        .bind(e.event_type)
-        .bind(e.object_id)
-        .bind(to_text(e.received_at))
-        .bind(e.payload)
-        .bind(&now)
-        .bind(outcome.as_str())
-        .execute(&mut *w.tx)
-        .await
-        .map_err(map_sqlx)?;
-        w.tx.commit().await.map_err(map_sqlx)?;
-        Ok(Some(applied))
+        let Some(row) = rows.first() else {
+            // Only the ledger-only query returns nothing, when the event was processed before.
+            return Ok(Some(InboundApplied::Duplicate));
+        };
+        if let InboundChange::LedgerOnly = change {
+            return Ok(Some(InboundApplied::LedgerOnly));
+        }
+        let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
+        if processed == Some(true) {
+            return Ok(Some(InboundApplied::Duplicate));
+        }
+        Ok(Some(match change {
+            InboundChange::Tombstone(_) => {
+                let already: bool = row.try_get(1).map_err(map_sqlx)?;
+                InboundApplied::Tombstone(if already {
+                    TombstoneOutcome::AlreadyDeleted
+                } else {
+                    TombstoneOutcome::Deleted
+                })
+            }
+            _ => {
+                let label: String = row.try_get(1).map_err(map_sqlx)?;
+                InboundApplied::Upsert(match label.as_str() {
+                    "linked" => UpsertOutcome::Linked,
+                    "inserted" => UpsertOutcome::Inserted,
+                    "updated" => UpsertOutcome::Updated,
+                    "deleted" => UpsertOutcome::Deleted,
+                    "stale" => UpsertOutcome::Stale,
+                    _ => {
+                        return Err(StoreError::InvalidData {
+                            what: format!("inbound upsert label {label:?}"),
+                        });
+                    }
+                })
+            }
+        }))
     }
+}
+
+/// Binds $1..$11 of `UPSERT` / `LINK`: the record's fields and `now`.
+fn bind_upsert<'q>(q: SqliteQuery<'q>, r: &'q ClerkUserRecord, now: &'q str) -> SqliteQuery<'q> {
+    q.bind(r.clerk_id.as_str())
+        .bind(r.email.as_deref())
+        .bind(r.first_name.as_deref())
+        .bind(r.last_name.as_deref())
+        .bind(r.username.as_deref())
+        .bind(r.image_url.as_deref())
+        .bind(r.external_id.as_deref())
+        .bind(r.public_metadata.as_ref().map(|m| m.to_string()))
+        .bind(r.raw_json.as_str())
+        .bind(r.clerk_updated_at)
+        .bind(now)
 }
 
 async fn insert_ledger(

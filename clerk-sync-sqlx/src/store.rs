@@ -187,10 +187,18 @@ impl SqlxStore {
         }
     }
 
-    /// Close the pool: wait for checked-out connections to come back, then close them all.
-    /// Operations afterwards fail with [`StoreError::Unavailable`].
+    /// Close the pool: wait for checked-out connections to come back, then close them all
+    /// (on SQLite, the connection the store keeps for writes too). Operations afterwards fail
+    /// with [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        dispatch!(self, s => s.pool().close().await)
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(s) => s.pool().close().await,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(s) => s.close().await,
+            #[cfg(feature = "mysql")]
+            Inner::MySql(s) => s.pool().close().await,
+        }
     }
 
     /// Whether the database answers a trivial query (for health checks).

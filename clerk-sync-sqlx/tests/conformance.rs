@@ -1,6 +1,6 @@
 //! The store conformance suite of clerk-sync-core on all three databases.
 //!
-//! One fresh database per store: an in-memory SQLite database, a new PostgreSQL schema, a new
+//! One fresh database per store: an in-memory SQLite database, a SQLite file, a new PostgreSQL schema, a new
 //! MySQL database, so the cases run in parallel. PostgreSQL and MySQL are skipped (with a
 //! message) when their URL variable is unset, and fail under `CI=true`.
 
@@ -8,6 +8,11 @@ mod support;
 
 mod sqlite {
     clerk_sync_core::store_conformance_tests!(super::support::fresh_sqlite);
+}
+
+/// A file database: writes go through the store's held writer connection.
+mod sqlite_file {
+    clerk_sync_core::store_conformance_tests!(super::support::fresh_sqlite_file);
 }
 
 mod postgres {

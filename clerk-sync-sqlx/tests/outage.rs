@@ -255,3 +255,51 @@ async fn sqlite_closed_pool_mid_run() {
     reopened.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A write cancelled part-way on SQLite (the caller's future dropped, here by a timeout while
+/// another connection holds the write lock) leaves nothing behind: the store's writer
+/// connection is discarded, which rolls its transaction back, and the next writes go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cancelled_write_leaves_nothing() {
+    let dir = std::env::temp_dir().join(support::unique_name());
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("cancel.db");
+    let url = format!("sqlite:{}?mode=rwc", path.display());
+    let store = SqlxStore::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    store.upsert_user(&rec(1), t(1)).await.expect("upsert");
+    // Warm the writer connection, so the cancelled write runs on the held one.
+    store
+        .apply_inbound(&entry("msg_warm"), &InboundChange::LedgerOnly, t(1))
+        .await
+        .expect("warm-up");
+
+    let mut blocker = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("blocker");
+    blocker.execute("BEGIN IMMEDIATE").await.expect("lock");
+    let cut = tokio::time::timeout(
+        Duration::from_millis(200),
+        store.apply_inbound(&entry("msg_cut"), &InboundChange::Upsert(rec(2)), t(2)),
+    )
+    .await;
+    assert!(
+        cut.is_err(),
+        "the write waits for the lock and is cancelled"
+    );
+    blocker.execute("ROLLBACK").await.expect("unlock");
+    blocker.close().await.expect("close blocker");
+
+    nothing_partial(&store).await;
+    let mut next = rec(5);
+    next.clerk_id = "user_next".to_owned();
+    assert_eq!(
+        store
+            .apply_inbound(&entry("msg_next"), &InboundChange::Upsert(next), t(4))
+            .await
+            .expect("the next write"),
+        InboundApplied::Upsert(UpsertOutcome::Inserted)
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

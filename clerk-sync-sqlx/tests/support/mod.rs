@@ -196,6 +196,20 @@ pub async fn fresh_sqlite() -> SqlxStore {
     store
 }
 
+/// A migrated store on a new SQLite file (WAL), under cargo's scratch directory for
+/// integration tests. File databases take the store's held-writer path, which an in-memory
+/// database (one connection, all of it) cannot.
+pub async fn fresh_sqlite_file() -> SqlxStore {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clerk-sync-sqlite");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join(format!("{}.db", unique_name()));
+    let store = SqlxStore::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+        .await
+        .expect("sqlite file");
+    store.migrate().await.expect("migrate");
+    store
+}
+
 /// Drop a schema made by [`pg_schema_url`].
 pub async fn drop_pg_schema(url: &str, schema: &str) {
     if let Ok(mut admin) = sqlx::PgConnection::connect(url).await {
