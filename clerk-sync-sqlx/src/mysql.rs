@@ -1117,8 +1117,8 @@ impl MySqlStore {
         };
         let now = dt(now);
         let metadata = record.and_then(|r| r.public_metadata.as_ref().map(|m| m.to_string()));
-        // One round trip: the procedure of migration 2 does the same steps as the statements in
-        // `upsert_in` / `tombstone_in`, in one transaction on the server.
+        // One round trip: the stored procedure (migration 2, revised by migration 3) does the
+        // same steps as `upsert_in` / `tombstone_in`, in one transaction on the server.
         let rows = retry_conflicts!(
             unique,
             sqlx::query(

@@ -170,7 +170,8 @@ async fn mysql_killed_connection_mid_transaction() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         victim = sqlx::query_scalar(
             "SELECT CAST(id AS UNSIGNED) FROM information_schema.processlist \
-             WHERE db = ? AND info LIKE 'INSERT INTO clerk_users%'",
+             WHERE db = ? AND (info LIKE 'UPDATE clerk_users%' \
+             OR info LIKE 'INSERT INTO clerk_users%')",
         )
         .bind(&database)
         .fetch_optional(&mut admin)
@@ -180,7 +181,7 @@ async fn mysql_killed_connection_mid_transaction() {
             break;
         }
     }
-    let victim = victim.expect("the store's upsert never waited on the lock");
+    let victim = victim.expect("the store's user write never waited on the lock");
     admin
         .execute(sqlx::AssertSqlSafe(format!("KILL {victim}")))
         .await
