@@ -156,13 +156,14 @@ macro_rules! upsert_label {
     };
 }
 
-/// The ledger row of an inbound event, written already processed with `$outcome`: an
-/// unprocessed row from an earlier delivery is completed, a processed one is left alone.
-macro_rules! inbound_ledger {
-    ($svix:literal, $ty:literal, $obj:literal, $recv:literal, $payload:literal, $now:literal, $outcome:expr) => {
+/// The ledger row of an inbound event with its `$outcome`, not yet processed: a new row, or an
+/// unprocessed one from an earlier delivery given the new outcome. A processed row (a
+/// duplicate) is left alone.
+macro_rules! ledger_open {
+    ($svix:literal, $ty:literal, $obj:literal, $recv:literal, $payload:literal, $outcome:expr) => {
         concat!(
             "INSERT INTO clerk_webhook_events AS l (svix_id, event_type, object_id, ",
-            "received_at, payload, processed_at, outcome) SELECT ",
+            "received_at, payload, outcome) SELECT ",
             $svix,
             ", ",
             $ty,
@@ -173,48 +174,56 @@ macro_rules! inbound_ledger {
             ", ",
             $payload,
             ", ",
-            $now,
-            ", ",
             $outcome,
-            " WHERE true ON CONFLICT (svix_id) DO UPDATE SET ",
-            "processed_at = excluded.processed_at, outcome = excluded.outcome, error = NULL ",
-            "WHERE l.processed_at IS NULL"
+            " WHERE true ON CONFLICT (svix_id) DO UPDATE SET outcome = excluded.outcome, ",
+            "error = NULL WHERE l.processed_at IS NULL"
         )
     };
 }
 
-/// Whether this transaction's ledger write completed the event, i.e. it was not a duplicate.
-/// The writes check it so that a duplicate changes nothing; were it ever wrong (a delivery
-/// processed twice within the same microsecond), the conditional writes would still be no-ops.
-macro_rules! completed_now {
-    ($svix:literal, $now:literal) => {
+/// Whether this event is being processed now: its ledger row exists and is unprocessed, which
+/// after `ledger_open!` means it was not a duplicate. The writes check it, so a duplicate
+/// changes nothing.
+macro_rules! processing {
+    ($svix:literal) => {
         concat!(
             "EXISTS (SELECT 1 FROM clerk_webhook_events WHERE svix_id = ",
             $svix,
-            " AND processed_at = ",
-            $now,
-            ")"
+            " AND processed_at IS NULL)"
         )
     };
 }
 
-/// `apply_inbound` for an upsert, as one multi-statement query so that the whole event costs
-/// one hop to SQLite's worker thread inside the transaction: the state (dedupe flag and the
-/// label), the ledger row, the link attempt and the conditional upsert. Params $1..$12 as in
-/// `UPSERT`/`LINK` (with $12 the link email, NULL when linking does not apply), $13 svix id,
-/// $14 event type, $15 object id, $16 received at, $17 payload.
+/// The last statement: the event's ledger row marked processed.
+macro_rules! ledger_close {
+    ($svix:literal, $now:literal) => {
+        concat!(
+            "UPDATE clerk_webhook_events SET processed_at = ",
+            $now,
+            " WHERE svix_id = ",
+            $svix,
+            " AND processed_at IS NULL"
+        )
+    };
+}
+
+/// `apply_inbound` for an upsert, one multi-statement write (see `SqliteStore::run_write`):
+/// the state (dedupe flag and the label the write will earn, both read before anything is
+/// written), the ledger row opened with its outcome, the link attempt and the conditional
+/// upsert (both only while the event is being processed), and the ledger row closed.
+/// Params $1..$12 as in `UPSERT`/`LINK` (with $12 the link email, NULL when linking does not
+/// apply), $13 svix id, $14 event type, $15 object id, $16 received at, $17 payload.
 const INBOUND_UPSERT: WriteScript = write_script!(
     "SELECT (SELECT processed_at IS NOT NULL FROM clerk_webhook_events WHERE svix_id = $13) ",
     "AS processed, ",
     upsert_label!(),
     " AS label; ",
-    inbound_ledger!(
+    ledger_open!(
         "$13",
         "$14",
         "$15",
         "$16",
         "$17",
-        "$11",
         concat!(
             "CASE WHEN ",
             upsert_label!(),
@@ -224,48 +233,54 @@ const INBOUND_UPSERT: WriteScript = write_script!(
     "; ",
     link_update!(),
     " AND ",
-    completed_now!("$13", "$11"),
+    processing!("$13"),
     "; ",
     "INSERT INTO clerk_users (clerk_id, email, first_name, last_name, username, image_url, ",
     "external_id, public_metadata, raw_json, clerk_updated_at, sync_status, created_at, updated_at) ",
     "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'synced', $11, $11 WHERE ",
-    completed_now!("$13", "$11"),
+    processing!("$13"),
     " ON CONFLICT (clerk_id) DO UPDATE SET ",
     overwrite_set!(),
     " WHERE ",
-    version_guard!()
+    version_guard!(),
+    "; ",
+    ledger_close!("$13", "$11")
 );
 
-/// `apply_inbound` for a tombstone, in one hop like `INBOUND_UPSERT`. Params $1 clerk id,
+/// `apply_inbound` for a tombstone, shaped like `INBOUND_UPSERT`. Params $1 clerk id,
 /// $2 external id, $3 deleted at, $4 now, $5 svix id, $6 event type, $7 object id,
 /// $8 received at, $9 payload.
 const INBOUND_TOMBSTONE: WriteScript = write_script!(
     "SELECT (SELECT processed_at IS NOT NULL FROM clerk_webhook_events WHERE svix_id = $5) ",
     "AS processed, EXISTS (SELECT 1 FROM clerk_users WHERE clerk_id = $1 ",
     "AND deleted_at IS NOT NULL) AS already_deleted; ",
-    inbound_ledger!(
+    ledger_open!(
         "$5",
         "$6",
         "$7",
         "$8",
         "$9",
-        "$4",
         "CASE WHEN EXISTS (SELECT 1 FROM clerk_users WHERE clerk_id = $1 AND deleted_at IS NOT NULL) \
          THEN 'stale' ELSE 'applied' END"
     ),
     "; ",
     "INSERT INTO clerk_users (clerk_id, external_id, deleted_at, sync_status, created_at, ",
     "updated_at) SELECT $1, $2, $3, 'synced', $4, $4 WHERE ",
-    completed_now!("$5", "$4"),
+    processing!("$5"),
     " ON CONFLICT (clerk_id) DO UPDATE SET ",
-    tombstone_set!()
+    tombstone_set!(),
+    "; ",
+    ledger_close!("$5", "$4")
 );
 
-/// `apply_inbound` for an event that only needs its ledger row. Params $1 svix id,
-/// $2 event type, $3 object id, $4 received at, $5 payload, $6 now.
+/// `apply_inbound` for an event that only needs its ledger row, written processed; a row
+/// comes back unless the event was processed before. Params $1 svix id, $2 event type,
+/// $3 object id, $4 received at, $5 payload, $6 now.
 const INBOUND_LEDGER_ONLY: WriteScript = write_script!(
-    inbound_ledger!("$1", "$2", "$3", "$4", "$5", "$6", "'ignored'"),
-    " RETURNING 1"
+    "INSERT INTO clerk_webhook_events AS l (svix_id, event_type, object_id, received_at, ",
+    "payload, processed_at, outcome) VALUES ($1, $2, $3, $4, $5, $6, 'ignored') ",
+    "ON CONFLICT (svix_id) DO UPDATE SET processed_at = excluded.processed_at, ",
+    "outcome = excluded.outcome, error = NULL WHERE l.processed_at IS NULL RETURNING 1"
 );
 
 /// The SQLite half of [`crate::SqlxStore`].
@@ -273,7 +288,7 @@ const INBOUND_LEDGER_ONLY: WriteScript = write_script!(
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
     /// Every write queues here. Between writes it keeps the connection that runs write scripts
-    /// (see `run_script`), detached from the pool.
+    /// (see `run_write`), detached from the pool.
     writer: Arc<Mutex<Option<SqliteConnection>>>,
     /// Whether the pool can spare a connection for `writer`: not an in-memory database's
     /// single connection, which is the whole database.
@@ -529,12 +544,21 @@ impl SqliteStore {
             // Detached, so that `Pool::close` does not wait for it.
             None => self.pool.acquire().await.map_err(map_sqlx)?.detach(),
         };
-        let rows = bind(sqlx::query(script.wrapped))
-            .fetch_all(&mut conn)
-            .await
-            .map_err(map_sqlx)?;
-        *slot = Some(conn);
-        Ok(rows)
+        // `fetch_all`, never a fetch that stops early: the statements after the first row,
+        // COMMIT among them, would not run, and the connection would go back in its slot
+        // inside a transaction.
+        match bind(sqlx::query(script.wrapped)).fetch_all(&mut conn).await {
+            Ok(rows) => {
+                *slot = Some(conn);
+                Ok(rows)
+            }
+            Err(e) => {
+                // Closed before returning, so its transaction and write lock are gone when
+                // the caller retries.
+                let _ = conn.close().await;
+                Err(map_sqlx(e))
+            }
+        }
     }
 
     /// Close the pool, then the held writer connection. In that order, writes still queued

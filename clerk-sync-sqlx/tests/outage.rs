@@ -304,3 +304,42 @@ async fn sqlite_cancelled_write_leaves_nothing() {
     store.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A statement failing part-way through SQLite's one-hop inbound write, after the ledger row
+/// was written: the error is returned, nothing of the event is stored, and the writer
+/// connection (discarded) is replaced for the next write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_failed_write_leaves_nothing() {
+    let dir = std::env::temp_dir().join(support::unique_name());
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite:{}?mode=rwc", dir.join("fail.db").display());
+    let store = SqlxStore::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    store.upsert_user(&rec(1), t(1)).await.expect("upsert");
+    let mut admin = sqlx::SqliteConnection::connect(&url).await.expect("admin");
+    admin
+        .execute(
+            "CREATE TRIGGER refuse_v2 BEFORE UPDATE ON clerk_users \
+             WHEN NEW.clerk_updated_at = 2 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .await
+        .expect("trigger");
+
+    let err = store
+        .apply_inbound(&entry("msg_cut"), &InboundChange::Upsert(rec(2)), t(2))
+        .await
+        .expect_err("the trigger aborts the upsert");
+    assert!(
+        matches!(err, StoreError::Backend(_)),
+        "the database's refusal comes back as a backend error: {err:?}"
+    );
+
+    admin
+        .execute("DROP TRIGGER refuse_v2")
+        .await
+        .expect("drop trigger");
+    admin.close().await.expect("close admin");
+    nothing_partial(&store).await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -202,6 +202,18 @@ pub async fn fresh_sqlite() -> SqlxStore {
 pub async fn fresh_sqlite_file() -> SqlxStore {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clerk-sync-sqlite");
     std::fs::create_dir_all(&dir).expect("scratch dir");
+    // The suite hands each store over without a teardown; files from runs over an hour ago
+    // are removed here instead, so the directory does not grow run after run.
+    let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for file in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let old = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified < stale);
+        if old {
+            let _ = std::fs::remove_file(file.path());
+        }
+    }
     let path = dir.join(format!("{}.db", unique_name()));
     let store = SqlxStore::connect(&format!("sqlite:{}?mode=rwc", path.display()))
         .await
