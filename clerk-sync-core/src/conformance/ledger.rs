@@ -2,8 +2,9 @@
 
 use super::{StoreFactory, must_get, record, t};
 use crate::store::{
-    InboundApplied, InboundChange, LedgerInsert, LedgerOutcome, LedgerStore, NewLedgerEntry,
-    SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome,
+    InboundApplied, InboundChange, LedgerInsert, LedgerOutcome, LedgerStore, LocalChange,
+    NewLedgerEntry, OutboxStore, SyncStatus, SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome,
+    UserProfile, UserStore,
 };
 
 /// Insert-if-absent by `svix_id`, processed state, and every field round-tripping.
@@ -276,4 +277,76 @@ pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
     );
     assert_eq!(outcome_of("m7").await, Some(LedgerOutcome::Stale));
     assert!(must_get(&store, "user_in").await.is_deleted());
+
+    // Linking: a live local row with the verified email and no clerk id takes the clerk id,
+    // and stays pending while its own queued change is outstanding.
+    let local_with = async |email: &str, secs: i64| {
+        let profile = UserProfile {
+            email: Some(email.to_owned()),
+            ..UserProfile::default()
+        };
+        store
+            .enqueue_local_change(&LocalChange::Create(profile), t(secs))
+            .await
+            .expect("enqueue_local_change")
+            .user
+            .id
+    };
+    let local = local_with("in@example.com", 9).await;
+    let mut linking = record("user_linked", 20);
+    linking.email = Some("in@example.com".to_owned());
+    linking.link_email = linking.email.clone();
+    let link_entry = || NewLedgerEntry::new("m8", "user.created", None, t(0), "{}");
+    assert_eq!(
+        store
+            .apply_inbound(
+                &link_entry(),
+                &InboundChange::Upsert(linking.clone()),
+                t(10)
+            )
+            .await
+            .expect("apply_inbound"),
+        InboundApplied::Upsert(UpsertOutcome::Linked)
+    );
+    assert_eq!(outcome_of("m8").await, Some(LedgerOutcome::Applied));
+    let linked = must_get(&store, "user_linked").await;
+    assert_eq!(linked.id, local, "the local row took the clerk id");
+    assert_eq!(linked.sync_status, SyncStatus::Pending);
+    assert_eq!(linked.clerk_updated_at, Some(20));
+
+    // With a row holding the clerk id, a newer version updates it; another local row with
+    // the same email is left alone.
+    let other = local_with("in@example.com", 11).await;
+    let mut newer = linking.clone();
+    newer.clerk_updated_at = 21;
+    let update_entry = NewLedgerEntry::new("m9", "user.updated", None, t(0), "{}");
+    assert_eq!(
+        store
+            .apply_inbound(&update_entry, &InboundChange::Upsert(newer), t(12))
+            .await
+            .expect("apply_inbound"),
+        InboundApplied::Upsert(UpsertOutcome::Updated)
+    );
+    assert_eq!(must_get(&store, "user_linked").await.id, local);
+    assert_eq!(
+        store
+            .get_user_by_id(other)
+            .await
+            .expect("get_user_by_id")
+            .expect("the other local row")
+            .clerk_id,
+        None
+    );
+    // The link's redelivery is a duplicate and changes nothing.
+    assert_eq!(
+        store
+            .apply_inbound(&link_entry(), &InboundChange::Upsert(linking), t(13))
+            .await
+            .expect("apply_inbound"),
+        InboundApplied::Duplicate
+    );
+    assert_eq!(
+        must_get(&store, "user_linked").await.clerk_updated_at,
+        Some(21)
+    );
 }
