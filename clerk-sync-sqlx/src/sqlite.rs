@@ -13,6 +13,8 @@
 //! connection the store keeps for writes (see `SqliteStore::run_write`): one round trip per
 //! event where the statement-by-statement path took six.
 
+mod group_commit;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -293,6 +295,8 @@ pub(crate) struct SqliteStore {
     /// Whether the pool can spare a connection for `writer`: not an in-memory database's
     /// single connection, which is the whole database.
     hold_writer: bool,
+    /// Inbound upserts waiting for the writer, run together (see `group_commit`).
+    queue: group_commit::UpsertQueue,
 }
 
 /// A pool for [`crate::SqlxStore::connect`].
@@ -490,6 +494,7 @@ impl SqliteStore {
             pool,
             writer: Arc::new(Mutex::new(None)),
             hold_writer,
+            queue: Arc::default(),
         }
     }
 
@@ -535,6 +540,21 @@ impl SqliteStore {
             return Ok(rows);
         }
         let mut slot = self.writer.lock().await;
+        self.run_on_writer(&mut slot, bind(sqlx::query(script.wrapped)))
+            .await
+    }
+
+    /// Runs `query`, which opens and commits its own transaction, on the held writer
+    /// connection in `slot` (opening one if there is none), fetched to the end: a fetch that
+    /// stopped early would skip the statements after the first row, COMMIT among them, and
+    /// put the connection back inside a transaction. While the query runs the connection is
+    /// out of the slot, so a query that fails or is cancelled part-way drops it, which closes
+    /// it and rolls back.
+    async fn run_on_writer(
+        &self,
+        slot: &mut Option<SqliteConnection>,
+        query: SqliteQuery<'_>,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
         if self.pool.is_closed() {
             *slot = None;
             return Err(map_sqlx(sqlx::Error::PoolClosed));
@@ -544,10 +564,7 @@ impl SqliteStore {
             // Detached, so that `Pool::close` does not wait for it.
             None => self.pool.acquire().await.map_err(map_sqlx)?.detach(),
         };
-        // `fetch_all`, never a fetch that stops early: the statements after the first row,
-        // COMMIT among them, would not run, and the connection would go back in its slot
-        // inside a transaction.
-        match bind(sqlx::query(script.wrapped)).fetch_all(&mut conn).await {
+        match query.fetch_all(&mut conn).await {
             Ok(rows) => {
                 *slot = Some(conn);
                 Ok(rows)
@@ -559,6 +576,68 @@ impl SqliteStore {
                 Err(map_sqlx(e))
             }
         }
+    }
+
+    /// An inbound upsert through the group commit (`group_commit`): queued, then run by
+    /// whichever task holds the writer, together with every upsert queued by then.
+    async fn upsert_grouped(
+        &self,
+        job: Arc<group_commit::QueuedUpsert>,
+    ) -> Result<group_commit::UpsertState, StoreError> {
+        group_commit::enqueue(&self.queue, Arc::clone(&job));
+        let mut slot = self.writer.lock().await;
+        if let Some(done) = job.take_result() {
+            return done;
+        }
+        let jobs = group_commit::drain(&self.queue, &job);
+        for batch in jobs.chunks(group_commit::MAX_BATCH) {
+            match self
+                .run_on_writer(&mut slot, group_commit::batch_query(batch))
+                .await
+            {
+                Ok(rows) if rows.len() == batch.len() => {
+                    for (queued, row) in batch.iter().zip(&rows) {
+                        queued.set_result(group_commit::upsert_state(row));
+                    }
+                }
+                Ok(rows) => {
+                    for queued in batch {
+                        queued.set_result(Err(StoreError::InvalidData {
+                            what: format!(
+                                "{} rows from a batch of {} inbound upserts",
+                                rows.len(),
+                                batch.len()
+                            ),
+                        }));
+                    }
+                }
+                Err(e) if batch.len() == 1 => batch[0].set_result(Err(e)),
+                // Nothing of the batch was committed: each event alone, for its own result.
+                Err(_) => {
+                    for queued in batch {
+                        let result = self
+                            .run_on_writer(
+                                &mut slot,
+                                group_commit::batch_query(std::slice::from_ref(queued)),
+                            )
+                            .await
+                            .and_then(|rows| match rows.first() {
+                                Some(row) => group_commit::upsert_state(row),
+                                None => Err(StoreError::InvalidData {
+                                    what: "no row from an inbound upsert".to_owned(),
+                                }),
+                            });
+                        queued.set_result(result);
+                    }
+                }
+            }
+        }
+        drop(slot);
+        job.take_result().unwrap_or_else(|| {
+            Err(StoreError::InvalidData {
+                what: "an inbound upsert left without a result".to_owned(),
+            })
+        })
     }
 
     /// Close the pool, then the held writer connection. In that order, writes still queued
@@ -1247,6 +1326,11 @@ impl SqliteStore {
         let now = to_text(now);
         let received = to_text(e.received_at);
         let rows = match change {
+            InboundChange::Upsert(r) if self.hold_writer => {
+                let job = group_commit::QueuedUpsert::new(e, r, received, now);
+                let state = self.upsert_grouped(Arc::new(job)).await?;
+                return upsert_applied(state.processed, &state.label).map(Some);
+            }
             InboundChange::Upsert(r) => {
                 self.run_write(&INBOUND_UPSERT, |q| {
                     bind_upsert(q, r, &now)
@@ -1291,39 +1375,44 @@ impl SqliteStore {
             // Only the ledger-only query returns nothing, when the event was processed before.
             return Ok(Some(InboundApplied::Duplicate));
         };
-        if let InboundChange::LedgerOnly = change {
-            return Ok(Some(InboundApplied::LedgerOnly));
-        }
-        let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
-        if processed == Some(true) {
-            return Ok(Some(InboundApplied::Duplicate));
-        }
-        Ok(Some(match change {
+        match change {
+            InboundChange::LedgerOnly => Ok(Some(InboundApplied::LedgerOnly)),
             InboundChange::Tombstone(_) => {
+                let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
                 let already: bool = row.try_get(1).map_err(map_sqlx)?;
-                InboundApplied::Tombstone(if already {
-                    TombstoneOutcome::AlreadyDeleted
-                } else {
-                    TombstoneOutcome::Deleted
-                })
+                Ok(Some(match (processed, already) {
+                    (Some(true), _) => InboundApplied::Duplicate,
+                    (_, true) => InboundApplied::Tombstone(TombstoneOutcome::AlreadyDeleted),
+                    (_, false) => InboundApplied::Tombstone(TombstoneOutcome::Deleted),
+                }))
             }
             _ => {
+                let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
                 let label: String = row.try_get(1).map_err(map_sqlx)?;
-                InboundApplied::Upsert(match label.as_str() {
-                    "linked" => UpsertOutcome::Linked,
-                    "inserted" => UpsertOutcome::Inserted,
-                    "updated" => UpsertOutcome::Updated,
-                    "deleted" => UpsertOutcome::Deleted,
-                    "stale" => UpsertOutcome::Stale,
-                    _ => {
-                        return Err(StoreError::InvalidData {
-                            what: format!("inbound upsert label {label:?}"),
-                        });
-                    }
-                })
+                upsert_applied(processed, &label).map(Some)
             }
-        }))
+        }
     }
+}
+
+/// An inbound upsert's result from its first statement's row: whether the event was processed
+/// before, and the label of what the write did.
+fn upsert_applied(processed: Option<bool>, label: &str) -> Result<InboundApplied, StoreError> {
+    if processed == Some(true) {
+        return Ok(InboundApplied::Duplicate);
+    }
+    Ok(InboundApplied::Upsert(match label {
+        "linked" => UpsertOutcome::Linked,
+        "inserted" => UpsertOutcome::Inserted,
+        "updated" => UpsertOutcome::Updated,
+        "deleted" => UpsertOutcome::Deleted,
+        "stale" => UpsertOutcome::Stale,
+        _ => {
+            return Err(StoreError::InvalidData {
+                what: format!("inbound upsert label {label:?}"),
+            });
+        }
+    }))
 }
 
 /// Binds $1..$11 of `UPSERT` / `LINK`: the record's fields and `now`.
