@@ -292,9 +292,10 @@ pub(crate) struct SqliteStore {
     /// Every write queues here. Between writes it keeps the connection that runs write scripts
     /// (see `run_write`), detached from the pool.
     writer: Arc<Mutex<Option<SqliteConnection>>>,
-    /// Whether the pool can spare a connection for `writer`: not an in-memory database's
-    /// single connection, which is the whole database.
-    hold_writer: bool,
+    /// Whether the database is a file, so that a connection can be kept for `writer` (an
+    /// in-memory database lives in its pool's connections and cannot spare one). Asked of the
+    /// database on first use: `PRAGMA database_list` names no file for an in-memory one.
+    file_backed: Arc<tokio::sync::OnceCell<bool>>,
     /// Inbound upserts waiting for the writer, run together (see `group_commit`).
     queue: group_commit::UpsertQueue,
 }
@@ -489,17 +490,31 @@ async fn tombstone_in(
 
 impl SqliteStore {
     pub(crate) fn new(pool: SqlitePool) -> Self {
-        let hold_writer = pool.options().get_max_connections() > 1;
         SqliteStore {
             pool,
             writer: Arc::new(Mutex::new(None)),
-            hold_writer,
+            file_backed: Arc::default(),
             queue: Arc::default(),
         }
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Whether writes go through a held writer connection: only on a file database.
+    async fn holds_writer(&self) -> Result<bool, StoreError> {
+        self.file_backed
+            .get_or_try_init(|| async {
+                let file: Option<String> =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_sqlx)?;
+                Ok(file.is_some_and(|f| !f.is_empty()))
+            })
+            .await
+            .copied()
     }
 
     async fn begin_write(&self) -> Result<Txn<'_>, StoreError> {
@@ -530,7 +545,7 @@ impl SqliteStore {
         script: &WriteScript,
         bind: impl FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q>,
     ) -> Result<Vec<SqliteRow>, StoreError> {
-        if !self.hold_writer {
+        if !self.holds_writer().await? {
             let mut w = self.begin_write().await?;
             let rows = bind(sqlx::query(script.bare))
                 .fetch_all(&mut *w.tx)
@@ -1326,7 +1341,7 @@ impl SqliteStore {
         let now = to_text(now);
         let received = to_text(e.received_at);
         let rows = match change {
-            InboundChange::Upsert(r) if self.hold_writer => {
+            InboundChange::Upsert(r) if self.holds_writer().await? => {
                 let job = group_commit::QueuedUpsert::new(e, r, received, now);
                 let state = self.upsert_grouped(Arc::new(job)).await?;
                 return upsert_applied(state.processed, &state.label).map(Some);
