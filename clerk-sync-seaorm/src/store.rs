@@ -56,6 +56,11 @@ macro_rules! retry {
 pub struct SeaOrmStore {
     db: DatabaseConnection,
     d: Dialect,
+    /// On a SQLite pool this store opened, clerk-sync-sqlx's store on the same pool, which
+    /// `apply_inbound` uses: SQLite's inbound path there is one round trip to the writer
+    /// connection per event (with group commit), where sea-orm's transaction makes several,
+    /// each a hop to sqlx's SQLite thread. Same tables, same rules.
+    sqlite_inbound: Option<clerk_sync_sqlx::SqlxStore>,
 }
 
 impl SeaOrmStore {
@@ -86,7 +91,15 @@ impl SeaOrmStore {
     /// PostgreSQL `search_path`, ...).
     pub async fn connect_with(options: ConnectOptions) -> Result<SeaOrmStore, StoreError> {
         let db = Database::connect(options).await.map_err(map_db_err)?;
-        Ok(SeaOrmStore::new(db))
+        let mut store = SeaOrmStore::new(db);
+        if store.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            // `Database::connect` opens SQLite through sqlx whenever sea-orm's `sqlx-sqlite`
+            // is on, which this crate requires; a connection handed to `new` may be another
+            // kind, and keeps sea-orm's path.
+            let pool = store.db.get_sqlite_connection_pool().clone();
+            store.sqlite_inbound = Some(clerk_sync_sqlx::SqlxStore::from_pool(pool));
+        }
+        Ok(store)
     }
 
     /// A store on an existing connection, e.g. the application's own pool.
@@ -95,7 +108,11 @@ impl SeaOrmStore {
     /// does) so that concurrent webhooks wait for the write lock instead of failing.
     pub fn new(db: DatabaseConnection) -> SeaOrmStore {
         let d = Dialect(db.get_database_backend());
-        SeaOrmStore { db, d }
+        SeaOrmStore {
+            db,
+            d,
+            sqlite_inbound: None,
+        }
     }
 
     /// The connection this store uses.
@@ -699,6 +716,9 @@ impl SyncStore for SeaOrmStore {
         };
         if self.d.is_pg() {
             return self.apply_inbound_pg(entry, change, metadata, now).await;
+        }
+        if let Some(inbound) = &self.sqlite_inbound {
+            return inbound.apply_inbound(entry, change, now).await;
         }
         retry!(self.apply_inbound_once(entry, change, metadata.clone(), now))
     }
