@@ -424,7 +424,9 @@ impl Webhooks {
             &version(n).to_string(),
             1,
         );
-        let svix_id = format!("msg_{run}_{n}");
+        // Svix message ids are KSUIDs, which sort by time: zero-padding keeps these in
+        // sending order too, as the ledger's primary key sees real ones.
+        let svix_id = format!("msg_{run}_{n:012}");
         let ts = OffsetDateTime::now_utc().unix_timestamp();
         let signature = self.verifier.sign(&svix_id, ts, body.as_bytes());
         Delivery {
@@ -473,7 +475,9 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
                 // As the engine sets it for a verified primary address.
                 record.link_email = record.email.clone();
                 record.first_name = Some("Bench".to_owned());
-                let svix_id = format!("msg_{run}_{n}");
+                // Svix message ids are KSUIDs, which sort by time: zero-padding keeps these in
+                // sending order too, as the ledger's primary key sees real ones.
+                let svix_id = format!("msg_{run}_{n:012}");
                 let now = OffsetDateTime::now_utc();
                 let entry = NewLedgerEntry::new(&svix_id, "user.updated", Some(&id), now, &raw);
                 store

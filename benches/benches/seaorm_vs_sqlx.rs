@@ -171,10 +171,20 @@ impl Events {
     fn next(&self) -> (String, String, String, Vec<u8>) {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut event = self.template.clone();
-        event["data"]["id"] = format!("user_bench{:05}", n % USERS).into();
+        let user = format!("user_bench{:05}", n % USERS);
+        // Each user its own verified primary address, as real users have (the fixture's one
+        // shared by 10,000 users would make every link attempt walk all of them).
+        let primary = event["data"]["primary_email_address_id"].clone();
+        if let Some(addresses) = event["data"]["email_addresses"].as_array_mut() {
+            for address in addresses.iter_mut().filter(|a| a["id"] == primary) {
+                address["email_address"] = format!("{user}@example.com").into();
+            }
+        }
+        event["data"]["id"] = user.into();
         event["data"]["updated_at"] = (self.base_ms + n as i64).into();
         let body = serde_json::to_vec(&event).expect("body");
-        let id = format!("{}_{n}", self.run);
+        // Zero-padded: Svix ids (KSUIDs) sort by sending time.
+        let id = format!("{}_{n:012}", self.run);
         let ts = time::OffsetDateTime::now_utc().unix_timestamp();
         let signature = self.verifier.sign(&id, ts, &body);
         (id, ts.to_string(), signature, body)
