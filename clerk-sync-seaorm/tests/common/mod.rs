@@ -179,6 +179,18 @@ pub async fn fresh_connection(db: Db, max_connections: u32) -> DatabaseConnectio
     }
 }
 
+/// A fresh, migrated store opened by `SeaOrmStore::connect` on a new SQLite file.
+pub async fn fresh_sqlite_connected() -> SeaOrmStore {
+    let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{}.db", unique("c")));
+    let store = SeaOrmStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("open sqlite");
+    store.migrate().await.expect("migrate");
+    store
+}
+
 /// A fresh, migrated store on `db`.
 pub async fn fresh(db: Db) -> SeaOrmStore {
     fresh_with(db, 16).await
