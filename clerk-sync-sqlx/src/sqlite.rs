@@ -401,28 +401,14 @@ async fn fetch_user(conn: &mut SqliteConnection, id: i64) -> Result<LocalUser, S
     user(&row)
 }
 
-/// `upsert_user`'s four rules, inside a write transaction. `known` is the row's tombstone flag
-/// (`None`: no row) when the caller already read it in this transaction.
+/// `upsert_user`'s four rules, inside a write transaction.
 async fn upsert_in(
     conn: &mut SqliteConnection,
     r: &ClerkUserRecord,
     now: &str,
-    known: Option<Option<bool>>,
 ) -> Result<UpsertOutcome, StoreError> {
-    let metadata = r.public_metadata.as_ref().map(|m| m.to_string());
     if let Some(link_email) = r.link_email.as_deref() {
-        let linked = sqlx::query(LINK)
-            .bind(&r.clerk_id)
-            .bind(r.email.as_deref())
-            .bind(r.first_name.as_deref())
-            .bind(r.last_name.as_deref())
-            .bind(r.username.as_deref())
-            .bind(r.image_url.as_deref())
-            .bind(r.external_id.as_deref())
-            .bind(metadata.as_deref())
-            .bind(r.raw_json.as_str())
-            .bind(r.clerk_updated_at)
-            .bind(now)
+        let linked = bind_upsert(sqlx::query(LINK), r, now)
             .bind(link_email)
             .execute(&mut *conn)
             .await
@@ -431,30 +417,14 @@ async fn upsert_in(
             return Ok(UpsertOutcome::Linked);
         }
     }
-    // Labels the outcome only; the write below decides by itself. A link attempt that changed
-    // nothing leaves this unchanged, so a value read before it is still exact.
-    let existing: Option<bool> = match known {
-        Some(existing) => existing,
-        None => {
-            sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = $1")
-                .bind(&r.clerk_id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(map_sqlx)?
-        }
-    };
-    let written = sqlx::query(UPSERT)
-        .bind(&r.clerk_id)
-        .bind(r.email.as_deref())
-        .bind(r.first_name.as_deref())
-        .bind(r.last_name.as_deref())
-        .bind(r.username.as_deref())
-        .bind(r.image_url.as_deref())
-        .bind(r.external_id.as_deref())
-        .bind(metadata.as_deref())
-        .bind(r.raw_json.as_str())
-        .bind(r.clerk_updated_at)
-        .bind(now)
+    // Labels the outcome only; the write below decides by itself.
+    let existing: Option<bool> =
+        sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = $1")
+            .bind(&r.clerk_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_sqlx)?;
+    let written = bind_upsert(sqlx::query(UPSERT), r, now)
         .execute(&mut *conn)
         .await
         .map_err(map_sqlx)?
@@ -636,12 +606,7 @@ impl SqliteStore {
                                 group_commit::batch_query(std::slice::from_ref(queued)),
                             )
                             .await
-                            .and_then(|rows| match rows.first() {
-                                Some(row) => group_commit::upsert_state(row),
-                                None => Err(StoreError::InvalidData {
-                                    what: "no row from an inbound upsert".to_owned(),
-                                }),
-                            });
+                            .and_then(|rows| group_commit::first_upsert_state(&rows));
                         queued.set_result(result);
                     }
                 }
@@ -731,7 +696,7 @@ impl SqliteStore {
         now: OffsetDateTime,
     ) -> Result<UpsertOutcome, StoreError> {
         let mut w = self.begin_write().await?;
-        let outcome = upsert_in(&mut w.tx, record, &to_text(now), None).await?;
+        let outcome = upsert_in(&mut w.tx, record, &to_text(now)).await?;
         w.tx.commit().await.map_err(map_sqlx)?;
         Ok(outcome)
     }
@@ -751,7 +716,7 @@ impl SqliteStore {
             for r in plan.records {
                 // Linking needs the single-row path; only records that can link take it.
                 if r.link_email.is_some() {
-                    crate::store::count(&mut outcome, upsert_in(&mut w.tx, r, &now, None).await?);
+                    crate::store::count(&mut outcome, upsert_in(&mut w.tx, r, &now).await?);
                 } else {
                     bulk.push(r);
                 }
@@ -1341,22 +1306,15 @@ impl SqliteStore {
         let now = to_text(now);
         let received = to_text(e.received_at);
         let rows = match change {
-            InboundChange::Upsert(r) if self.holds_writer().await? => {
-                let job = group_commit::QueuedUpsert::new(e, r, received, now);
-                let state = self.upsert_grouped(Arc::new(job)).await?;
-                return upsert_applied(state.processed, &state.label).map(Some);
-            }
             InboundChange::Upsert(r) => {
-                self.run_write(&INBOUND_UPSERT, |q| {
-                    bind_upsert(q, r, &now)
-                        .bind(r.link_email.as_deref())
-                        .bind(e.svix_id)
-                        .bind(e.event_type)
-                        .bind(e.object_id)
-                        .bind(received.as_str())
-                        .bind(e.payload)
-                })
-                .await?
+                let job = Arc::new(group_commit::QueuedUpsert::new(e, r, received, now));
+                let state = if self.holds_writer().await? {
+                    self.upsert_grouped(job).await?
+                } else {
+                    let rows = self.run_write(&INBOUND_UPSERT, |q| job.bind(q)).await?;
+                    group_commit::first_upsert_state(&rows)?
+                };
+                return upsert_applied(state.processed, &state.label).map(Some);
             }
             InboundChange::Tombstone(t) => {
                 self.run_write(&INBOUND_TOMBSTONE, |q| {
@@ -1390,23 +1348,17 @@ impl SqliteStore {
             // Only the ledger-only query returns nothing, when the event was processed before.
             return Ok(Some(InboundApplied::Duplicate));
         };
-        match change {
-            InboundChange::LedgerOnly => Ok(Some(InboundApplied::LedgerOnly)),
-            InboundChange::Tombstone(_) => {
-                let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
-                let already: bool = row.try_get(1).map_err(map_sqlx)?;
-                Ok(Some(match (processed, already) {
-                    (Some(true), _) => InboundApplied::Duplicate,
-                    (_, true) => InboundApplied::Tombstone(TombstoneOutcome::AlreadyDeleted),
-                    (_, false) => InboundApplied::Tombstone(TombstoneOutcome::Deleted),
-                }))
-            }
-            _ => {
-                let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
-                let label: String = row.try_get(1).map_err(map_sqlx)?;
-                upsert_applied(processed, &label).map(Some)
-            }
+        if let InboundChange::LedgerOnly = change {
+            return Ok(Some(InboundApplied::LedgerOnly));
         }
+        // A tombstone: upserts returned above.
+        let processed: Option<bool> = row.try_get(0).map_err(map_sqlx)?;
+        let already: bool = row.try_get(1).map_err(map_sqlx)?;
+        Ok(Some(match (processed, already) {
+            (Some(true), _) => InboundApplied::Duplicate,
+            (_, true) => InboundApplied::Tombstone(TombstoneOutcome::AlreadyDeleted),
+            (_, false) => InboundApplied::Tombstone(TombstoneOutcome::Deleted),
+        }))
     }
 }
 

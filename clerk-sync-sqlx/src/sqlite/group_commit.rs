@@ -139,6 +139,16 @@ pub(super) fn upsert_state(row: &SqliteRow) -> Result<UpsertState, StoreError> {
     })
 }
 
+/// The state of a single upsert's query: its first row.
+pub(super) fn first_upsert_state(rows: &[SqliteRow]) -> Result<UpsertState, StoreError> {
+    match rows.first() {
+        Some(row) => upsert_state(row),
+        None => Err(StoreError::InvalidData {
+            what: "no row from an inbound upsert".to_owned(),
+        }),
+    }
+}
+
 /// `BEGIN IMMEDIATE`, `n` copies of the upsert statements with the i-th copy's `$k` made
 /// `$(17 i + k)`, `COMMIT`; built once per batch size.
 fn batch_sql(n: usize) -> &'static str {
