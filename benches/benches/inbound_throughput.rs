@@ -307,18 +307,22 @@ fn user_id(n: u64) -> String {
 /// inbound paths (about 4.5 kB, as Clerk sends).
 fn user_template() -> &'static str {
     static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let mut event: serde_json::Value = serde_json::from_str(include_str!(
-            "../../clerk-sync-core/tests/fixtures/events/user_updated.json"
-        ))
-        .expect("fixture");
-        event["data"]["id"] = serde_json::json!("__ID__");
-        event["data"]["updated_at"] = serde_json::json!("__VERSION__");
-        event["data"]
-            .to_string()
-            .replace("\"__VERSION__\"", "__VERSION__")
-            .replace(FIXTURE_EMAIL, "__ID__@example.com")
-    })
+    TEMPLATE.get_or_init(|| template(|event| &event["data"]))
+}
+
+/// `user_updated.json`, or the part `pick` chooses, as text with `__ID__` / `__VERSION__` in
+/// place of the user id and version, and the user's own address in place of the fixture's.
+fn template(pick: impl Fn(&serde_json::Value) -> &serde_json::Value) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../clerk-sync-core/tests/fixtures/events/user_updated.json"
+    ))
+    .expect("fixture");
+    event["data"]["id"] = serde_json::json!("__ID__");
+    event["data"]["updated_at"] = serde_json::json!("__VERSION__");
+    pick(&event)
+        .to_string()
+        .replace("\"__VERSION__\"", "__VERSION__")
+        .replace(FIXTURE_EMAIL, "__ID__@example.com")
 }
 
 fn raw_json(id: &str, v: i64) -> String {
@@ -402,16 +406,7 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 impl Webhooks {
     fn new() -> Self {
-        let mut event: serde_json::Value = serde_json::from_str(include_str!(
-            "../../clerk-sync-core/tests/fixtures/events/user_updated.json"
-        ))
-        .expect("fixture");
-        event["data"]["id"] = serde_json::json!("__ID__");
-        event["data"]["updated_at"] = serde_json::json!("__VERSION__");
-        let template = event
-            .to_string()
-            .replace("\"__VERSION__\"", "__VERSION__")
-            .replace(FIXTURE_EMAIL, "__ID__@example.com");
+        let template = template(|event| event);
         Webhooks {
             verifier: WebhookVerifier::new(SECRET).expect("secret"),
             template,
