@@ -4,9 +4,11 @@
 -- case: most events update a user that exists, so it first tries a plain UPDATE by clerk_id
 -- under the version guard, which InnoDB does far more cheaply than INSERT .. ON DUPLICATE KEY
 -- UPDATE (an insert attempt into the clustered index, undone when the unique key collides).
--- Only when nothing was updated does it look at the row: a tombstone or a newer version ends
--- there (deleted / stale); no row at all goes on to the link attempt and the guarded
--- insert-or-update of migration 2, which also settles a concurrent insert of the same user.
+-- When nothing was updated it goes on to migration 2's link attempt and guarded
+-- insert-or-update, which wait on a concurrent writer of the row and settle every other case
+-- (new user, newer version stored, tombstone). Deciding "stale" from a plain read instead
+-- would be wrong under READ COMMITTED: the UPDATE skips a row another transaction has just
+-- inserted and not committed, and a read after that commit would call the newer event stale.
 -- The result is one row: `outcome` in duplicate, inserted, updated, linked, stale, deleted,
 -- tombstoned, already_deleted, ledger_only.
 
@@ -70,61 +72,55 @@ BEGIN
             IF ROW_COUNT() > 0 THEN
                 SET v_outcome = 'updated';
             ELSE
-                SELECT deleted_at IS NOT NULL INTO v_deleted
-                    FROM clerk_users WHERE clerk_id = p_clerk_id;
-                IF v_deleted IS NOT NULL THEN
-                    SET v_outcome = IF(v_deleted = 1, 'deleted', 'stale');
-                ELSE
-                    IF p_link_email IS NOT NULL THEN
-                        BEGIN
-                            -- A row already has this clerk id: linking does not apply.
-                            DECLARE CONTINUE HANDLER FOR 1062 SET v_taken = 1;
-                            UPDATE clerk_users SET clerk_id = p_clerk_id, email = p_email,
-                                first_name = p_first_name, last_name = p_last_name,
-                                username = p_username, image_url = p_image_url,
-                                external_id = p_external_id, public_metadata = p_public_metadata,
-                                raw_json = p_raw_json, clerk_updated_at = p_version,
-                                sync_error = IF(sync_status = 'pending', sync_error, NULL),
-                                sync_status = IF(sync_status = 'pending', 'pending', 'synced'),
-                                updated_at = p_now
-                            WHERE email = p_link_email AND clerk_id IS NULL AND deleted_at IS NULL
-                            ORDER BY id LIMIT 1;
-                            IF v_taken = 0 AND ROW_COUNT() = 1 THEN
-                                SET v_outcome = 'linked';
-                            END IF;
-                        END;
-                    END IF;
-                    IF v_outcome <> 'linked' THEN
-                        -- Only an insert sets LAST_INSERT_ID() again; an untouched row leaves the 0.
-                        DO LAST_INSERT_ID(0);
-                        INSERT INTO clerk_users (clerk_id, email, first_name, last_name, username,
-                            image_url, external_id, public_metadata, raw_json, clerk_updated_at,
-                            sync_status, created_at, updated_at)
-                        VALUES (p_clerk_id, p_email, p_first_name, p_last_name, p_username, p_image_url,
-                            p_external_id, p_public_metadata, p_raw_json, p_version, 'synced', p_now, p_now)
-                        ON DUPLICATE KEY UPDATE
-                            email = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(email), email),
-                            first_name = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(first_name), first_name),
-                            last_name = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(last_name), last_name),
-                            username = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(username), username),
-                            image_url = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(image_url), image_url),
-                            external_id = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(external_id), external_id),
-                            public_metadata = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(public_metadata), public_metadata),
-                            raw_json = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(raw_json), raw_json),
-                            sync_error = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)) AND sync_status <> 'pending', NULL, sync_error),
-                            sync_status = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)) AND sync_status <> 'pending', 'synced', sync_status),
-                            updated_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(updated_at), updated_at),
-                            clerk_updated_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(clerk_updated_at), clerk_updated_at);
-                        SET v_rows = ROW_COUNT();
-                        IF v_rows = 2 THEN
-                            SET v_outcome = 'updated';
-                        ELSEIF LAST_INSERT_ID() <> 0 THEN
-                            SET v_outcome = 'inserted';
-                        ELSE
-                            SELECT deleted_at IS NOT NULL INTO v_deleted
-                                FROM clerk_users WHERE clerk_id = p_clerk_id;
-                            SET v_outcome = IF(v_deleted = 1, 'deleted', 'stale');
+                IF p_link_email IS NOT NULL THEN
+                    BEGIN
+                        -- A row already has this clerk id: linking does not apply.
+                        DECLARE CONTINUE HANDLER FOR 1062 SET v_taken = 1;
+                        UPDATE clerk_users SET clerk_id = p_clerk_id, email = p_email,
+                            first_name = p_first_name, last_name = p_last_name,
+                            username = p_username, image_url = p_image_url,
+                            external_id = p_external_id, public_metadata = p_public_metadata,
+                            raw_json = p_raw_json, clerk_updated_at = p_version,
+                            sync_error = IF(sync_status = 'pending', sync_error, NULL),
+                            sync_status = IF(sync_status = 'pending', 'pending', 'synced'),
+                            updated_at = p_now
+                        WHERE email = p_link_email AND clerk_id IS NULL AND deleted_at IS NULL
+                        ORDER BY id LIMIT 1;
+                        IF v_taken = 0 AND ROW_COUNT() = 1 THEN
+                            SET v_outcome = 'linked';
                         END IF;
+                    END;
+                END IF;
+                IF v_outcome <> 'linked' THEN
+                    -- Only an insert sets LAST_INSERT_ID() again; an untouched row leaves the 0.
+                    DO LAST_INSERT_ID(0);
+                    INSERT INTO clerk_users (clerk_id, email, first_name, last_name, username,
+                        image_url, external_id, public_metadata, raw_json, clerk_updated_at,
+                        sync_status, created_at, updated_at)
+                    VALUES (p_clerk_id, p_email, p_first_name, p_last_name, p_username, p_image_url,
+                        p_external_id, p_public_metadata, p_raw_json, p_version, 'synced', p_now, p_now)
+                    ON DUPLICATE KEY UPDATE
+                        email = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(email), email),
+                        first_name = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(first_name), first_name),
+                        last_name = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(last_name), last_name),
+                        username = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(username), username),
+                        image_url = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(image_url), image_url),
+                        external_id = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(external_id), external_id),
+                        public_metadata = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(public_metadata), public_metadata),
+                        raw_json = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(raw_json), raw_json),
+                        sync_error = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)) AND sync_status <> 'pending', NULL, sync_error),
+                        sync_status = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)) AND sync_status <> 'pending', 'synced', sync_status),
+                        updated_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(updated_at), updated_at),
+                        clerk_updated_at = IF(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)), VALUES(clerk_updated_at), clerk_updated_at);
+                    SET v_rows = ROW_COUNT();
+                    IF v_rows = 2 THEN
+                        SET v_outcome = 'updated';
+                    ELSEIF LAST_INSERT_ID() <> 0 THEN
+                        SET v_outcome = 'inserted';
+                    ELSE
+                        SELECT deleted_at IS NOT NULL INTO v_deleted
+                            FROM clerk_users WHERE clerk_id = p_clerk_id;
+                        SET v_outcome = IF(v_deleted = 1, 'deleted', 'stale');
                     END IF;
                 END IF;
             END IF;
