@@ -56,11 +56,11 @@ macro_rules! retry {
 pub struct SeaOrmStore {
     db: DatabaseConnection,
     d: Dialect,
-    /// On a SQLite pool this store opened, clerk-sync-sqlx's store on the same pool, which
-    /// `apply_inbound` uses: SQLite's inbound path there is one round trip to the writer
-    /// connection per event (with group commit), where sea-orm's transaction makes several,
-    /// each a hop to sqlx's SQLite thread. Same tables, same rules.
-    sqlite_inbound: Option<clerk_sync_sqlx::SqlxStore>,
+    /// On a SQLite or MySQL/MariaDB pool this store opened, clerk-sync-sqlx's store on the same
+    /// pool, which `apply_inbound` uses: one round trip per event (SQLite: to a writer
+    /// connection it keeps, with group commit; MySQL: one `CALL` of the stored procedure that
+    /// migration 6 creates), where sea-orm's transaction makes several. Same tables, same rules.
+    sqlx_inbound: Option<clerk_sync_sqlx::SqlxStore>,
 }
 
 impl SeaOrmStore {
@@ -92,17 +92,27 @@ impl SeaOrmStore {
     pub async fn connect_with(options: ConnectOptions) -> Result<SeaOrmStore, StoreError> {
         let db = Database::connect(options).await.map_err(map_db_err)?;
         let mut store = SeaOrmStore::new(db);
-        if store.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-            // `Database::connect` opens SQLite through sqlx whenever sea-orm's `sqlx-sqlite`
-            // is on, which this crate requires; a connection handed to `new` may be another
-            // kind, and keeps sea-orm's path.
-            let pool = store.db.get_sqlite_connection_pool().clone();
-            store.sqlite_inbound = Some(clerk_sync_sqlx::SqlxStore::from_pool(pool));
-        }
+        // `Database::connect` opens SQLite and MySQL through sqlx (this crate requires sea-orm's
+        // `sqlx-sqlite` and `sqlx-mysql`); a connection handed to `new` may be another kind
+        // (mock, proxy, rusqlite), and keeps sea-orm's path.
+        store.sqlx_inbound = match store.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => Some(clerk_sync_sqlx::SqlxStore::from_pool(
+                store.db.get_sqlite_connection_pool().clone(),
+            )),
+            sea_orm::DatabaseBackend::MySql => Some(clerk_sync_sqlx::SqlxStore::from_pool(
+                store.db.get_mysql_connection_pool().clone(),
+            )),
+            _ => None,
+        };
         Ok(store)
     }
 
     /// A store on an existing connection, e.g. the application's own pool.
+    ///
+    /// Inbound events go through sea-orm's own transaction, which works on any connection
+    /// sea-orm has (mock and proxy ones included) but costs several round trips per event; a
+    /// store opened with [`SeaOrmStore::connect`] / [`SeaOrmStore::connect_with`] on SQLite or
+    /// MySQL/MariaDB takes clerk-sync-sqlx's one-round-trip path on the same pool instead.
     ///
     /// On SQLite, open the pool in WAL mode with a busy timeout (as [`SeaOrmStore::connect`]
     /// does) so that concurrent webhooks wait for the write lock instead of failing.
@@ -111,7 +121,7 @@ impl SeaOrmStore {
         SeaOrmStore {
             db,
             d,
-            sqlite_inbound: None,
+            sqlx_inbound: None,
         }
     }
 
@@ -717,7 +727,7 @@ impl SyncStore for SeaOrmStore {
         if self.d.is_pg() {
             return self.apply_inbound_pg(entry, change, metadata, now).await;
         }
-        if let Some(inbound) = &self.sqlite_inbound {
+        if let Some(inbound) = &self.sqlx_inbound {
             return inbound.apply_inbound(entry, change, now).await;
         }
         retry!(self.apply_inbound_once(entry, change, metadata.clone(), now))

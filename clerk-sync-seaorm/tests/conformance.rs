@@ -12,7 +12,9 @@ mod sqlite {
 /// A store opened with `SeaOrmStore::connect`: on SQLite its inbound events go through
 /// clerk-sync-sqlx's path on sea-orm's pool, which a store made with `new` does not take.
 mod sqlite_connect {
-    clerk_sync_core::store_conformance_tests!(crate::common::fresh_sqlite_connected);
+    clerk_sync_core::store_conformance_tests!(|| crate::common::fresh_connected(
+        crate::common::Db::Sqlite
+    ));
 }
 
 mod postgres {
@@ -32,5 +34,16 @@ mod mysql {
             return;
         }
         || crate::common::fresh(crate::common::Db::Mysql)
+    });
+}
+
+/// As `sqlite_connect`: on MySQL/MariaDB a store opened with `connect` applies inbound events
+/// with one `CALL` of the stored procedure its migrations create.
+mod mysql_connect {
+    clerk_sync_core::store_conformance_tests!({
+        if crate::common::url(crate::common::Db::Mysql).is_none() {
+            return;
+        }
+        || crate::common::fresh_connected(crate::common::Db::Mysql)
     });
 }

@@ -47,3 +47,14 @@ pub fn sqlite() -> Migrator {
 pub fn mysql() -> Migrator {
     own_table(sqlx::migrate!("./migrations/mysql"))
 }
+
+/// The MySQL / MariaDB stored procedure `clerk_sync_apply_inbound` as the newest migration
+/// leaves it: a `DROP PROCEDURE IF EXISTS` followed by its `CREATE PROCEDURE`, as one
+/// multi-statement text.
+///
+/// [`crate::SqlxStore`] applies each inbound event with one `CALL` of it. clerk-sync-seaorm's
+/// migrations run this same text, so a store on a sea-orm pool can take the same path; a later
+/// revision of the procedure comes with a new migration on both sides.
+#[cfg(feature = "mysql")]
+pub const MYSQL_APPLY_INBOUND_PROCEDURE: &str =
+    include_str!("../migrations/mysql/20261122000003_clerk_sync_apply_inbound_update_first.sql");

@@ -179,14 +179,35 @@ pub async fn fresh_connection(db: Db, max_connections: u32) -> DatabaseConnectio
     }
 }
 
-/// A fresh, migrated store opened by `SeaOrmStore::connect` on a new SQLite file.
-pub async fn fresh_sqlite_connected() -> SeaOrmStore {
-    let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("{}.db", unique("c")));
-    let store = SeaOrmStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .expect("open sqlite");
+/// A fresh, migrated store opened by `SeaOrmStore::connect` (a new SQLite file, or a new MySQL
+/// database): the constructor whose inbound path is clerk-sync-sqlx's on sea-orm's pool.
+pub async fn fresh_connected(db: Db) -> SeaOrmStore {
+    let url = match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("{}.db", unique("c"))).display()
+            )
+        }
+        Db::Mysql => {
+            let base = url(db).expect("caller checked url()");
+            let name = unique("seaorm_t");
+            let admin = admin(&base).await;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create database");
+            admin.close().await.ok();
+            let (server, _) = base
+                .rsplit_once('/')
+                .expect("mysql url has a database path");
+            format!("{server}/{name}")
+        }
+        Db::Postgres => panic!("PostgreSQL's store takes no other path when opened by connect"),
+    };
+    let store = SeaOrmStore::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
     store
 }
