@@ -22,6 +22,15 @@
 //!   event has a unique svix id and a newer version, so every one writes; events spread over
 //!   10,000 users. The ratio against `raw upsert` is the target (at least 0.5).
 //!
+//! Two workloads, each at every concurrency:
+//! - `updates` (the target): both tables hold the 10,000 users (version 1, the same row
+//!   content) before the first window, so every event updates a user the database knows, as
+//!   `user.updated` deliveries do. Without the seed the mix would change with the run: the first
+//!   windows would be mostly first deliveries, the later ones updates.
+//! - `first deliveries`: every event is for a user neither table has seen, so the raw path
+//!   inserts a row and the inbound paths try a link by email first, then insert (a new sign-up,
+//!   or a `user.updated` whose `user.created` has not arrived).
+//!
 //! The three paths alternate in `ROUNDS` short windows per concurrency, so that background load
 //! on a shared machine affects them alike.
 //! - `apply_batch` of 100,000 users against `upsert_user` one at a time (a sample of 2,000,
@@ -226,6 +235,32 @@ async fn create_raw_table(store: &SqlxStore) {
     }
 }
 
+/// The users the events touch, at version 1 with the row content the events write, in
+/// `clerk_users` and (copied row for row) in the raw baseline's table.
+async fn seed_users(store: &SqlxStore) {
+    let records: Vec<ClerkUserRecord> = (0..USERS)
+        .map(|n| {
+            let id = user_id(n);
+            let mut r = ClerkUserRecord::new(id.clone(), 1, raw_json(&id, 1));
+            r.email = Some(format!("{id}@example.com"));
+            r.first_name = Some("Bench".to_owned());
+            r
+        })
+        .collect();
+    for chunk in records.chunks(1_000) {
+        store
+            .apply_batch(chunk, OffsetDateTime::now_utc())
+            .await
+            .expect("seed users");
+    }
+    execute(
+        store,
+        "INSERT INTO bench_raw SELECT * FROM clerk_users".to_owned(),
+        None,
+    )
+    .await;
+}
+
 /// Run `sql` on the store's pool; with `ev`, bind one event's values first.
 async fn execute(store: &SqlxStore, sql: String, ev: Option<(&str, i64, &str, OffsetDateTime)>) {
     use clerk_sync_sqlx::DialectPool;
@@ -300,6 +335,32 @@ const FIXTURE_EMAIL: &str = "new.primary@example.com";
 
 fn user_id(n: u64) -> String {
     format!("user_bench{:05}", n % USERS)
+}
+
+/// Which users the events of a measurement are for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Workload {
+    /// The seeded users, each event a newer version.
+    Updates,
+    /// A user never seen before, per event.
+    FirstDeliveries,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Updates => "updates",
+            Workload::FirstDeliveries => "first deliveries",
+        }
+    }
+
+    /// The user of event `n`.
+    fn user(self, n: u64) -> String {
+        match self {
+            Workload::Updates => user_id(n),
+            Workload::FirstDeliveries => format!("user_first{n:09}"),
+        }
+    }
 }
 
 /// The Clerk user object of `user_updated.json` with `__ID__` / `__VERSION__` placeholders: the
@@ -378,6 +439,7 @@ fn version(n: u64) -> i64 {
 
 struct Row {
     db: Db,
+    workload: Workload,
     concurrency: usize,
     raw: f64,
     store_inbound: f64,
@@ -413,8 +475,8 @@ impl Webhooks {
         }
     }
 
-    fn delivery(&self, run: &str, n: u64) -> Delivery {
-        let body = self.template.replace("__ID__", &user_id(n)).replacen(
+    fn delivery(&self, run: &str, user: &str, n: u64) -> Delivery {
+        let body = self.template.replace("__ID__", user).replacen(
             "__VERSION__",
             &version(n).to_string(),
             1,
@@ -433,8 +495,7 @@ impl Webhooks {
     }
 }
 
-async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
-    create_raw_table(store).await;
+async fn inbound_rows(target: &Target, store: &SqlxStore, workload: Workload) -> Vec<Row> {
     let webhooks = Arc::new(Webhooks::new());
     let engine = Arc::new(SyncEngine::new(
         store.clone(),
@@ -450,7 +511,7 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
         Arc::new(move |n: u64| {
             let (store, sql) = (store.clone(), sql.clone());
             async move {
-                let id = user_id(n);
+                let id = workload.user(n);
                 let v = version(n);
                 let raw = raw_json(&id, v);
                 execute(&store, sql, Some((&id, v, &raw, OffsetDateTime::now_utc()))).await;
@@ -462,7 +523,7 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
         Arc::new(move |n: u64| {
             let (store, run) = (store.clone(), run.clone());
             async move {
-                let id = user_id(n);
+                let id = workload.user(n);
                 let v = version(n);
                 let raw = raw_json(&id, v);
                 let mut record = ClerkUserRecord::new(id.clone(), v, raw.clone());
@@ -487,7 +548,7 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
         Arc::new(move |n: u64| {
             let (engine, webhooks, run) = (engine.clone(), webhooks.clone(), run.clone());
             async move {
-                let d = webhooks.delivery(&run, n);
+                let d = webhooks.delivery(&run, &workload.user(n), n);
                 let headers = WebhookHeaders {
                     id: &d.svix_id,
                     timestamp: &d.timestamp,
@@ -515,8 +576,9 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
         }
         let [raw, store_inbound, webhook] = totals.map(|(n, secs)| n as f64 / secs);
         println!(
-            "  {:<20} c={:<3} raw {:>7.0} ev/s  apply_inbound {:>7.0} ev/s ({:.2}x)  process_webhook {:>7.0} ev/s ({:.2}x)",
+            "  {:<20} {:<16} c={:<3} raw {:>7.0} ev/s  apply_inbound {:>7.0} ev/s ({:.2}x)  process_webhook {:>7.0} ev/s ({:.2}x)",
             target.db.name(),
+            workload.name(),
             c,
             raw,
             store_inbound,
@@ -526,6 +588,7 @@ async fn inbound_rows(target: &Target, store: &SqlxStore) -> Vec<Row> {
         );
         rows.push(Row {
             db: target.db,
+            workload,
             concurrency: c,
             raw,
             store_inbound,
@@ -611,20 +674,25 @@ fn main() {
                 continue;
             };
             let store = store_for(&target).await;
-            rows.extend(inbound_rows(&target, &store).await);
+            create_raw_table(&store).await;
+            seed_users(&store).await;
+            for workload in [Workload::Updates, Workload::FirstDeliveries] {
+                rows.extend(inbound_rows(&target, &store, workload).await);
+            }
             batches.push(batch_row(&target, &store).await);
             store.close().await;
             cleanup(&target).await;
         }
 
         println!(
-            "\n| database | concurrency | raw upsert (ev/s) | store apply_inbound (ev/s) | process_webhook (ev/s) | process_webhook / raw |"
+            "\n| database | workload | concurrency | raw upsert (ev/s) | store apply_inbound (ev/s) | process_webhook (ev/s) | process_webhook / raw |"
         );
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!("|---|---|---:|---:|---:|---:|---:|");
         for r in &rows {
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
                 r.db.name(),
+                r.workload.name(),
                 r.concurrency,
                 r.raw,
                 r.store_inbound,
