@@ -65,14 +65,18 @@ fn classify(db: &dyn DatabaseError) -> DbClass {
     if matches!(code, "42P01" | "42703" | "42S02" | "42S22") {
         return DbClass::Schema;
     }
-    // MySQL/MariaDB error numbers that mean the server or the connection went away:
-    // 1053 server shutdown, 1077 normal shutdown, 1927 connection killed, 1040 too many connections.
+    // MySQL/MariaDB error numbers that mean the server or the connection went away, or cannot
+    // take writes for now: 1053 server shutdown, 1077 normal shutdown, 1927 connection killed,
+    // 1040 too many connections, 1290 / 1836 read-only (a replica, or a primary mid-failover).
+    // The same numbers as the sea-orm store's.
     #[cfg(feature = "mysql")]
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        if matches!(my.number(), 1040 | 1053 | 1077 | 1927) {
+        if matches!(my.number(), 1040 | 1053 | 1077 | 1290 | 1836 | 1927) {
             return DbClass::Unavailable;
         }
-        if matches!(my.number(), 1146 | 1054) {
+        // 1146 no such table, 1054 unknown column, 1305 no such procedure
+        // (`clerk_sync_apply_inbound`, on a database migrated before it existed).
+        if matches!(my.number(), 1146 | 1054 | 1305) {
             return DbClass::Schema;
         }
     }

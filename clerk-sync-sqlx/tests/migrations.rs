@@ -176,6 +176,39 @@ async fn mysql_migrations() {
     let store = SqlxStore::connect(&db_url).await.expect("connect");
     assert_eq!(store.dialect(), Dialect::MySql);
     migrations_on(store).await;
+
+    // Without its stored procedure (a database migrated by an older release, or the procedure
+    // dropped), inbound events fail as a schema problem, not as a passing backend error.
+    let store = SqlxStore::connect(&db_url).await.expect("reconnect");
+    let DialectPool::MySql(pool) = store.pool() else {
+        unreachable!("a MySQL store has a MySQL pool")
+    };
+    sqlx::query("DROP PROCEDURE clerk_sync_apply_inbound")
+        .execute(&pool)
+        .await
+        .expect("drop the procedure");
+    let now = time::OffsetDateTime::now_utc();
+    let record = clerk_sync_core::store::ClerkUserRecord::new("user_p", 1, "{}");
+    let entry = clerk_sync_core::store::NewLedgerEntry::new(
+        "msg_p",
+        "user.updated",
+        Some("user_p"),
+        now,
+        "{}",
+    );
+    let err = clerk_sync_core::store::SyncStore::apply_inbound(
+        &store,
+        &entry,
+        &clerk_sync_core::store::InboundChange::Upsert(record),
+        now,
+    )
+    .await
+    .expect_err("no procedure");
+    assert!(
+        matches!(err, clerk_sync_core::store::StoreError::Schema(_)),
+        "a missing procedure is a Schema error, got {err:?}"
+    );
+    store.close().await;
     support::drop_mysql_database(&url, &database).await;
 }
 
