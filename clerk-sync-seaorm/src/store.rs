@@ -699,8 +699,11 @@ impl RunLogStore for SeaOrmStore {
 #[async_trait]
 impl SyncStore for SeaOrmStore {
     /// Ledger insert, apply and mark processed in one transaction: a crash leaves either all
-    /// three or none, and a concurrent redelivery of the same `svix-id` waits on the ledger row
-    /// and then sees it processed.
+    /// three or none. On sea-orm's own path a concurrent redelivery of the same `svix-id` waits
+    /// on the ledger row and then sees it processed (as on clerk-sync-sqlx's SQLite path). On
+    /// its MySQL procedure (a store opened with `connect` on MySQL/MariaDB), which writes the
+    /// ledger row last, a simultaneous redelivery may instead be answered `Stale` or
+    /// `AlreadyDeleted`: the version guard makes the repeat a no-op either way.
     async fn apply_inbound(
         &self,
         entry: &NewLedgerEntry<'_>,

@@ -6,11 +6,12 @@
 //! `seaql_migrations`. An application that prefers one migrator can instead list the
 //! individual migrations from [`migrations()`] in its own `MigratorTrait::migrations`.
 //!
-//! Every statement is `IF NOT EXISTS` (indexes inline in `CREATE TABLE` on MySQL/MariaDB, which
+//! Every table and index statement is `IF NOT EXISTS` (indexes inline in `CREATE TABLE` on MySQL/MariaDB, which
 //! has no `CREATE INDEX IF NOT EXISTS` before 10.x and none in MySQL), so these migrations also
 //! run on a database that `clerk-sync-sqlx` already created, and the reverse. The DDL is written
 //! per dialect rather than with the schema builder, because the shared schema (`docs/schema.md`)
-//! pins constraint and index names, column types and collations exactly.
+//! pins constraint and index names, column types and collations exactly. The MySQL procedure
+//! is dropped and created again with clerk-sync-sqlx's text, which is as harmless to repeat.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::sea_query::{Alias, DynIden, IntoIden};
