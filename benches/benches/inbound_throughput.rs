@@ -253,9 +253,14 @@ async fn seed_users(store: &SqlxStore) {
             .await
             .expect("seed users");
     }
+    // Every column but the local id: PostgreSQL's copy has its own id sequence, which must go
+    // on from where the copied rows end rather than collide with them.
+    const COLUMNS: &str = "clerk_id, email, first_name, last_name, username, image_url, \
+         external_id, public_metadata, raw_json, clerk_updated_at, deleted_at, sync_status, \
+         last_sync_attempt, sync_error, created_at, updated_at";
     execute(
         store,
-        "INSERT INTO bench_raw SELECT * FROM clerk_users".to_owned(),
+        format!("INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM clerk_users ORDER BY id"),
         None,
     )
     .await;
