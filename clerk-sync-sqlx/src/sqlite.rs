@@ -749,19 +749,8 @@ impl SqliteStore {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in chunk {
-                q = q
-                    .bind(r.clerk_id.as_str())
-                    .bind(r.email.as_deref())
-                    .bind(r.first_name.as_deref())
-                    .bind(r.last_name.as_deref())
-                    .bind(r.username.as_deref())
-                    .bind(r.image_url.as_deref())
-                    .bind(r.external_id.as_deref())
-                    .bind(r.public_metadata.as_ref().map(|m| m.to_string()))
-                    .bind(r.raw_json.as_str())
-                    .bind(r.clerk_updated_at)
-                    .bind(now.as_str())
-                    .bind(now.as_str());
+                // `bind_upsert`'s eleven, then `now` again for `updated_at`.
+                q = bind_upsert(q, r, now.as_str()).bind(now.as_str());
             }
             let written = q
                 .execute(&mut *w.tx)
