@@ -35,7 +35,9 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::store::{ClerkUserRecord, LocalUser, SyncStatus, SyncStore};
+use crate::store::{
+    ClerkUserRecord, LocalChange, LocalUser, OutboxStore, SyncStatus, SyncStore, UserProfile,
+};
 
 mod history;
 mod ledger;
@@ -209,6 +211,20 @@ fn record_with_email(clerk_id: &str, version: i64, email: &str, verified: bool) 
     r.email = Some(email.to_owned());
     r.link_email = verified.then(|| email.to_owned());
     r
+}
+
+/// A local row created through the outbox, as an application would; its id.
+async fn local_row<S: OutboxStore + ?Sized>(store: &S, email: &str, secs: i64) -> i64 {
+    let profile = UserProfile {
+        email: Some(email.to_owned()),
+        ..UserProfile::default()
+    };
+    store
+        .enqueue_local_change(&LocalChange::Create(profile), t(secs))
+        .await
+        .expect("enqueue_local_change")
+        .user
+        .id
 }
 
 /// The parts of a row that must not depend on delivery order or on the local clock: everything

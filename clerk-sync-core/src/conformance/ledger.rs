@@ -1,10 +1,9 @@
 //! Cases for [`LedgerStore`] and [`SyncStore::apply_inbound`].
 
-use super::{StoreFactory, must_get, record, t};
+use super::{StoreFactory, local_row, must_get, record, record_with_email, t};
 use crate::store::{
-    InboundApplied, InboundChange, LedgerInsert, LedgerOutcome, LedgerStore, LocalChange,
-    NewLedgerEntry, OutboxStore, SyncStatus, SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome,
-    UserProfile, UserStore,
+    InboundApplied, InboundChange, LedgerInsert, LedgerOutcome, LedgerStore, NewLedgerEntry,
+    SyncStatus, SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome, UserStore,
 };
 
 /// Insert-if-absent by `svix_id`, processed state, and every field round-tripping.
@@ -280,22 +279,8 @@ pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
 
     // Linking: a live local row with the verified email and no clerk id takes the clerk id,
     // and stays pending while its own queued change is outstanding.
-    let local_with = async |email: &str, secs: i64| {
-        let profile = UserProfile {
-            email: Some(email.to_owned()),
-            ..UserProfile::default()
-        };
-        store
-            .enqueue_local_change(&LocalChange::Create(profile), t(secs))
-            .await
-            .expect("enqueue_local_change")
-            .user
-            .id
-    };
-    let local = local_with("in@example.com", 9).await;
-    let mut linking = record("user_linked", 20);
-    linking.email = Some("in@example.com".to_owned());
-    linking.link_email = linking.email.clone();
+    let local = local_row(&store, "in@example.com", 9).await;
+    let linking = record_with_email("user_linked", 20, "in@example.com", true);
     let link_entry = || NewLedgerEntry::new("m8", "user.created", None, t(0), "{}");
     assert_eq!(
         store
@@ -316,7 +301,7 @@ pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
 
     // With a row holding the clerk id, a newer version updates it; another local row with
     // the same email is left alone.
-    let other = local_with("in@example.com", 11).await;
+    let other = local_row(&store, "in@example.com", 11).await;
     let mut newer = linking.clone();
     newer.clerk_updated_at = 21;
     let update_entry = NewLedgerEntry::new("m9", "user.updated", None, t(0), "{}");

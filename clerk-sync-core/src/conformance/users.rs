@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Projection, StoreFactory, must_get, must_get_by_id, record, record_with_email, t};
+use super::{
+    Projection, StoreFactory, local_row, must_get, must_get_by_id, record, record_with_email, t,
+};
 use crate::store::{
-    LocalChange, OutboxStore, StatusCounts, SyncStatus, Tombstone, TombstoneOutcome, UpsertOutcome,
-    UserProfile, UserQuery, UserStore, UserVersion,
+    OutboxStore, StatusCounts, SyncStatus, Tombstone, TombstoneOutcome, UpsertOutcome, UserQuery,
+    UserStore, UserVersion,
 };
 
 /// A string of `len` characters mixing scripts, emoji and quotes.
@@ -28,20 +30,6 @@ fn rich_metadata() -> serde_json::Value {
         "flags": [true, false, null],
         "nested": { "émoji": "🦀", "quote": "it's \"fine\"", "empty": {} , "list": [] },
     })
-}
-
-/// A local row created through the outbox, as an application would.
-async fn local_row<S: OutboxStore + ?Sized>(store: &S, email: &str, secs: i64) -> i64 {
-    let profile = UserProfile {
-        email: Some(email.to_owned()),
-        ..UserProfile::default()
-    };
-    store
-        .enqueue_local_change(&LocalChange::Create(profile), t(secs))
-        .await
-        .expect("enqueue_local_change")
-        .user
-        .id
 }
 
 /// Every field written by an upsert reads back unchanged, through every getter.
