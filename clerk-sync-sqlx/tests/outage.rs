@@ -194,13 +194,20 @@ async fn mysql_killed_connection_mid_transaction() {
     support::drop_mysql_database(&url, &database).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_closed_pool_mid_run() {
+/// A migrated store on a new SQLite file in a temp directory of its own: the directory (to
+/// remove at the end), the URL (for other connections to the same file) and the store.
+async fn sqlite_file_store() -> (std::path::PathBuf, String, SqlxStore) {
     let dir = std::env::temp_dir().join(support::unique_name());
     std::fs::create_dir_all(&dir).expect("dir");
     let url = format!("sqlite:{}?mode=rwc", dir.join("o.db").display());
     let store = SqlxStore::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
+    (dir, url, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_closed_pool_mid_run() {
+    let (dir, url, store) = sqlite_file_store().await;
     // 200 writers queue for SQLite's single write lock; the pool closes while most wait.
     let writers: Vec<_> = (0..200)
         .map(|i| {
@@ -262,12 +269,7 @@ async fn sqlite_closed_pool_mid_run() {
 /// connection is discarded, which rolls its transaction back, and the next writes go through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_cancelled_write_leaves_nothing() {
-    let dir = std::env::temp_dir().join(support::unique_name());
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("cancel.db");
-    let url = format!("sqlite:{}?mode=rwc", path.display());
-    let store = SqlxStore::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate");
+    let (dir, url, store) = sqlite_file_store().await;
     store.upsert_user(&rec(1), t(1)).await.expect("upsert");
     // Warm the writer connection, so the cancelled write runs on the held one.
     store
@@ -310,11 +312,7 @@ async fn sqlite_cancelled_write_leaves_nothing() {
 /// connection (discarded) is replaced for the next write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_failed_write_leaves_nothing() {
-    let dir = std::env::temp_dir().join(support::unique_name());
-    std::fs::create_dir_all(&dir).expect("dir");
-    let url = format!("sqlite:{}?mode=rwc", dir.join("fail.db").display());
-    let store = SqlxStore::connect(&url).await.expect("connect");
-    store.migrate().await.expect("migrate");
+    let (dir, url, store) = sqlite_file_store().await;
     store.upsert_user(&rec(1), t(1)).await.expect("upsert");
     let mut admin = sqlx::SqliteConnection::connect(&url).await.expect("admin");
     admin

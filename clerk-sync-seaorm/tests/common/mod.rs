@@ -128,21 +128,41 @@ async fn sweep(admin: &DatabaseConnection) {
     }
 }
 
+/// The URL of a new SQLite file (created on first connect) in the tests' temp directory.
+fn fresh_sqlite_url(prefix: &str) -> String {
+    let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    format!(
+        "sqlite://{}?mode=rwc",
+        dir.join(format!("{}.db", unique(prefix))).display()
+    )
+}
+
+/// The URL of a new, empty database on the MySQL server of `base`.
+async fn fresh_mysql_url(base: &str) -> String {
+    let name = unique("seaorm_t");
+    let admin = admin(base).await;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("mysql url has a database path");
+    format!("{server}/{name}")
+}
+
 /// A connection to a fresh, empty database of kind `db` (not migrated), with a pool of up to
 /// `max_connections`. Panics when the server cannot be reached.
 pub async fn fresh_connection(db: Db, max_connections: u32) -> DatabaseConnection {
     let base = url(db).expect("caller checked url()");
     match db {
-        Db::Sqlite => {
-            let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            let path = dir.join(format!("{}.db", unique("t")));
-            SeaOrmStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-                .await
-                .expect("open sqlite")
-                .connection()
-                .clone()
-        }
+        Db::Sqlite => SeaOrmStore::connect(&fresh_sqlite_url("t"))
+            .await
+            .expect("open sqlite")
+            .connection()
+            .clone(),
         Db::Postgres => {
             let schema = unique("seaorm_t");
             let admin = admin(&base).await;
@@ -160,17 +180,7 @@ pub async fn fresh_connection(db: Db, max_connections: u32) -> DatabaseConnectio
                 .expect("connect to the schema")
         }
         Db::Mysql => {
-            let name = unique("seaorm_t");
-            let admin = admin(&base).await;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create database");
-            admin.close().await.ok();
-            let (server, _) = base
-                .rsplit_once('/')
-                .expect("mysql url has a database path");
-            let mut opts = ConnectOptions::new(format!("{server}/{name}"));
+            let mut opts = ConnectOptions::new(fresh_mysql_url(&base).await);
             opts.max_connections(max_connections).sqlx_logging(false);
             Database::connect(opts)
                 .await
@@ -183,28 +193,8 @@ pub async fn fresh_connection(db: Db, max_connections: u32) -> DatabaseConnectio
 /// database): the constructor whose inbound path is clerk-sync-sqlx's on sea-orm's pool.
 pub async fn fresh_connected(db: Db) -> SeaOrmStore {
     let url = match db {
-        Db::Sqlite => {
-            let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.join(format!("{}.db", unique("c"))).display()
-            )
-        }
-        Db::Mysql => {
-            let base = url(db).expect("caller checked url()");
-            let name = unique("seaorm_t");
-            let admin = admin(&base).await;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create database");
-            admin.close().await.ok();
-            let (server, _) = base
-                .rsplit_once('/')
-                .expect("mysql url has a database path");
-            format!("{server}/{name}")
-        }
+        Db::Sqlite => fresh_sqlite_url("c"),
+        Db::Mysql => fresh_mysql_url(&url(db).expect("caller checked url()")).await,
         Db::Postgres => panic!("PostgreSQL's store takes no other path when opened by connect"),
     };
     let store = SeaOrmStore::connect(&url).await.expect("connect");
@@ -282,12 +272,7 @@ pub async fn shared_database(db: Db) -> Option<(String, SeaOrmStore)> {
     let base = url(db)?;
     match db {
         Db::Sqlite => {
-            let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.join(format!("{}.db", unique("x"))).display()
-            );
+            let url = fresh_sqlite_url("x");
             let store = SeaOrmStore::connect(&url).await.expect("open sqlite");
             Some((url, store))
         }
@@ -297,18 +282,13 @@ pub async fn shared_database(db: Db) -> Option<(String, SeaOrmStore)> {
             Some((format!("{server}/{name}"), SeaOrmStore::new(conn)))
         }
         Db::Mysql => {
-            let conn = fresh_connection(db, 8).await;
-            let row = conn
-                .query_one_raw(clerk_sync_seaorm::sea_orm::Statement::from_string(
-                    conn.get_database_backend(),
-                    "SELECT DATABASE() AS n",
-                ))
+            let url = fresh_mysql_url(&base).await;
+            let mut opts = ConnectOptions::new(url.as_str());
+            opts.max_connections(8).sqlx_logging(false);
+            let conn = Database::connect(opts)
                 .await
-                .expect("database name")
-                .expect("a row");
-            let name: String = row.try_get("", "n").expect("name");
-            let (server, _) = base.rsplit_once('/').expect("url has a database path");
-            Some((format!("{server}/{name}"), SeaOrmStore::new(conn)))
+                .expect("connect to the database");
+            Some((url, SeaOrmStore::new(conn)))
         }
     }
 }
