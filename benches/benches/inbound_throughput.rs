@@ -9,7 +9,10 @@
 //!
 //! Each database gets a private schema (PostgreSQL) or database (MySQL), dropped at the end;
 //! SQLite uses a temporary file. A database whose URL variable is unset is skipped, with a
-//! line saying so. `BENCH_SECS` sets the length of each throughput window (default 3).
+//! line saying so. `BENCH_SECS` sets the measuring time per path and concurrency (default 3),
+//! `BENCH_ROUNDS` how many alternating windows it is split into (default 3), and `BENCH_DBS`
+//! (a comma-separated list of `postgres`, `mysql`, `sqlite`; default all three) which
+//! databases run.
 //!
 //! Rows measured:
 //! - `raw upsert`: one `INSERT .. ON CONFLICT .. DO UPDATE` (MySQL: `ON DUPLICATE KEY
@@ -31,8 +34,8 @@
 //!   inserts a row and the inbound paths try a link by email first, then insert (a new sign-up,
 //!   or a `user.updated` whose `user.created` has not arrived).
 //!
-//! The three paths alternate in `ROUNDS` short windows per concurrency, so that background load
-//! on a shared machine affects them alike.
+//! The three paths alternate in `BENCH_ROUNDS` short windows per concurrency, so that
+//! background load on a shared machine affects them alike.
 //! - `apply_batch` of 100,000 users against `upsert_user` one at a time (a sample of 2,000,
 //!   extrapolated).
 
@@ -63,6 +66,18 @@ enum Db {
 }
 
 impl Db {
+    /// Whether `BENCH_DBS` selects this database (unset: every one).
+    fn selected(self) -> bool {
+        let key = match self {
+            Db::Postgres => "postgres",
+            Db::MySql => "mysql",
+            Db::Sqlite => "sqlite",
+        };
+        std::env::var("BENCH_DBS").map_or(true, |list| {
+            list.split(',').any(|d| d.trim().eq_ignore_ascii_case(key))
+        })
+    }
+
     fn name(self) -> &'static str {
         match self {
             Db::Postgres => "PostgreSQL",
@@ -451,9 +466,15 @@ struct Row {
     webhook: f64,
 }
 
-/// Rounds per measurement: the three paths alternate in short windows so that load from
-/// other processes on the machine hits all of them alike.
-const ROUNDS: u32 = 3;
+/// Rounds per measurement (`BENCH_ROUNDS`, default 3): the three paths alternate in short
+/// windows so that load from other processes on the machine hits all of them alike.
+fn rounds() -> u32 {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3)
+}
 
 /// A signed `user.updated` delivery: Clerk's payload shape, a unique svix id.
 struct Delivery {
@@ -508,7 +529,7 @@ async fn inbound_rows(target: &Target, store: &SqlxStore, workload: Workload) ->
     ));
     let mut rows = Vec::new();
     let run = unique("r");
-    let slice = window() / ROUNDS;
+    let slice = window() / rounds();
 
     let raw_op = {
         let store = store.clone();
@@ -570,7 +591,7 @@ async fn inbound_rows(target: &Target, store: &SqlxStore, workload: Workload) ->
 
     for &c in &CONCURRENCY {
         let mut totals = [(0u64, 0f64); 3];
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds() {
             let r = throughput(c, slice, raw_op.clone()).await;
             let s = throughput(c, slice, store_op.clone()).await;
             let w = throughput(c, slice, webhook_op.clone()).await;
@@ -675,6 +696,10 @@ fn main() {
         let mut rows = Vec::new();
         let mut batches = Vec::new();
         for db in [Db::Postgres, Db::MySql, Db::Sqlite] {
+            if !db.selected() {
+                println!("{}: skipped, not in BENCH_DBS", db.name());
+                continue;
+            }
             let Some(target) = prepare(db).await else {
                 continue;
             };
