@@ -57,4 +57,4 @@ pub fn mysql() -> Migrator {
 /// revision of the procedure comes with a new migration on both sides.
 #[cfg(feature = "mysql")]
 pub const MYSQL_APPLY_INBOUND_PROCEDURE: &str =
-    include_str!("../migrations/mysql/20261122000003_clerk_sync_apply_inbound_update_first.sql");
+    include_str!("../migrations/mysql/20261201000004_clerk_sync_apply_inbound_insert_first.sql");

@@ -1,5 +1,5 @@
 //! The schema as `sea-orm-migration` migrations: one per table, then (MySQL/MariaDB only) the
-//! stored procedure of the inbound path.
+//! stored procedure of the inbound path and its revision.
 //!
 //! [`Migrator`] runs them under the library's own migrations table,
 //! `_clerk_sync_seaorm_migrations`, so they never mix with an application's
@@ -23,6 +23,7 @@ mod m20261122_000003_create_clerk_sync_outbox;
 mod m20261122_000004_create_clerk_sync_leases;
 mod m20261122_000005_create_clerk_sync_runs;
 mod m20261122_000006_create_apply_inbound_procedure;
+mod m20261201_000007_revise_apply_inbound_procedure;
 
 pub use m20261122_000001_create_clerk_users::CreateClerkUsers;
 pub use m20261122_000002_create_clerk_webhook_events::CreateClerkWebhookEvents;
@@ -30,6 +31,7 @@ pub use m20261122_000003_create_clerk_sync_outbox::CreateClerkSyncOutbox;
 pub use m20261122_000004_create_clerk_sync_leases::CreateClerkSyncLeases;
 pub use m20261122_000005_create_clerk_sync_runs::CreateClerkSyncRuns;
 pub use m20261122_000006_create_apply_inbound_procedure::CreateApplyInboundProcedure;
+pub use m20261201_000007_revise_apply_inbound_procedure::ReviseApplyInboundProcedure;
 
 /// The migrations table of [`Migrator`].
 pub const MIGRATION_TABLE: &str = "_clerk_sync_seaorm_migrations";
@@ -44,6 +46,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(CreateClerkSyncLeases),
         Box::new(CreateClerkSyncRuns),
         Box::new(CreateApplyInboundProcedure),
+        Box::new(ReviseApplyInboundProcedure),
     ]
 }
 
