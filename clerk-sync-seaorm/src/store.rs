@@ -58,8 +58,9 @@ pub struct SeaOrmStore {
     d: Dialect,
     /// On a SQLite or MySQL/MariaDB pool this store opened, clerk-sync-sqlx's store on the same
     /// pool, which `apply_inbound` uses: one round trip per event (SQLite: to a writer
-    /// connection it keeps, with group commit; MySQL: one `CALL` of the stored procedure that
-    /// migration 6 creates), where sea-orm's transaction makes several. Same tables, same rules.
+    /// connection it keeps; MySQL: one `CALL` of the stored procedure that migrations 6 and 7
+    /// create), and group commit under load, where sea-orm's transaction makes several round
+    /// trips per event. Same tables, same rules.
     sqlx_inbound: Option<clerk_sync_sqlx::SqlxStore>,
 }
 

@@ -12,6 +12,9 @@
 //! concurrent upserts of neighbouring keys deadlock for no benefit here, since every write is
 //! guarded by its own condition.
 
+mod group_commit;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_sync_core::store::{
@@ -98,6 +101,10 @@ macro_rules! guarded_overwrite {
     };
 }
 
+/// The guarded assignments of an upsert's duplicate-key branch, for the multi-row upserts of
+/// group commit.
+const GUARDED_OVERWRITE: &str = guarded_overwrite!();
+
 const UPSERT: &str = concat!(
     "INSERT INTO clerk_users (clerk_id, email, first_name, last_name, username, image_url, ",
     "external_id, public_metadata, raw_json, clerk_updated_at, sync_status, created_at, updated_at) ",
@@ -136,6 +143,8 @@ const TOMBSTONE: &str = "INSERT INTO clerk_users (clerk_id, external_id, deleted
 #[derive(Debug, Clone)]
 pub(crate) struct MySqlStore {
     pool: MySqlPool,
+    /// Inbound events waiting to be committed together; shared by every clone of the store.
+    inbound: Arc<group_commit::InboundQueue>,
 }
 
 /// A pool for [`crate::SqlxStore::connect`].
@@ -330,9 +339,89 @@ async fn tombstone_in(
     })
 }
 
+/// One inbound event in one round trip: the stored procedure (migration 2, revised by
+/// migrations 3 and 4) does the same steps as `upsert_in` / `tombstone_in`, in one transaction on the
+/// server. `None` for a change this store does not know.
+async fn call_apply_inbound(
+    pool: &MySqlPool,
+    e: &NewLedgerEntry<'_>,
+    change: &InboundChange,
+    now: PrimitiveDateTime,
+) -> Result<Option<InboundApplied>, StoreError> {
+    let (kind, record, tombstone) = match change {
+        InboundChange::Upsert(r) => (1i8, Some(r), None),
+        InboundChange::Tombstone(t) => (2, None, Some(t)),
+        InboundChange::LedgerOnly => (3, None, None),
+        _ => return Ok(None),
+    };
+    let metadata = record.and_then(|r| r.public_metadata.as_ref().map(|m| m.to_string()));
+    let rows = retry_conflicts!(
+        unique,
+        sqlx::query(
+            "CALL clerk_sync_apply_inbound(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        .bind(kind)
+        .bind(e.svix_id)
+        .bind(e.event_type)
+        .bind(e.object_id)
+        .bind(dt(e.received_at))
+        .bind(e.payload)
+        .bind(now)
+        .bind(
+            record
+                .map(|r| r.clerk_id.as_str())
+                .or(tombstone.map(|t| t.clerk_id.as_str())),
+        )
+        .bind(record.and_then(|r| r.email.as_deref()))
+        .bind(record.and_then(|r| r.first_name.as_deref()))
+        .bind(record.and_then(|r| r.last_name.as_deref()))
+        .bind(record.and_then(|r| r.username.as_deref()))
+        .bind(record.and_then(|r| r.image_url.as_deref()))
+        .bind(
+            record
+                .and_then(|r| r.external_id.as_deref())
+                .or(tombstone.and_then(|t| t.external_id.as_deref())),
+        )
+        .bind(metadata.as_deref())
+        .bind(record.map(|r| r.raw_json.as_str()))
+        .bind(record.map(|r| r.clerk_updated_at))
+        .bind(record.and_then(|r| r.link_email.as_deref()))
+        .bind(tombstone.map(|t| dt(t.deleted_at)))
+        .fetch_all(pool)
+        .await
+    )
+    .map_err(map_sqlx)?;
+    let outcome: String = rows
+        .first()
+        .ok_or_else(|| StoreError::InvalidData {
+            what: "clerk_sync_apply_inbound result".to_owned(),
+        })?
+        .try_get("outcome")
+        .map_err(map_sqlx)?;
+    Ok(Some(match outcome.as_str() {
+        "duplicate" => InboundApplied::Duplicate,
+        "inserted" => InboundApplied::Upsert(UpsertOutcome::Inserted),
+        "updated" => InboundApplied::Upsert(UpsertOutcome::Updated),
+        "linked" => InboundApplied::Upsert(UpsertOutcome::Linked),
+        "stale" => InboundApplied::Upsert(UpsertOutcome::Stale),
+        "deleted" => InboundApplied::Upsert(UpsertOutcome::Deleted),
+        "tombstoned" => InboundApplied::Tombstone(TombstoneOutcome::Deleted),
+        "already_deleted" => InboundApplied::Tombstone(TombstoneOutcome::AlreadyDeleted),
+        "ledger_only" => InboundApplied::LedgerOnly,
+        _ => {
+            return Err(StoreError::InvalidData {
+                what: "clerk_sync_apply_inbound outcome".to_owned(),
+            });
+        }
+    }))
+}
+
 impl MySqlStore {
     pub(crate) fn new(pool: MySqlPool) -> Self {
-        MySqlStore { pool }
+        MySqlStore {
+            pool,
+            inbound: Arc::new(group_commit::InboundQueue::new()),
+        }
     }
 
     pub(crate) fn pool(&self) -> &MySqlPool {
@@ -1109,74 +1198,14 @@ impl MySqlStore {
         change: &InboundChange,
         now: OffsetDateTime,
     ) -> Result<Option<InboundApplied>, StoreError> {
-        let (kind, record, tombstone) = match change {
-            InboundChange::Upsert(r) => (1i8, Some(r), None),
-            InboundChange::Tombstone(t) => (2, None, Some(t)),
-            InboundChange::LedgerOnly => (3, None, None),
-            _ => return Ok(None),
-        };
         let now = dt(now);
-        let metadata = record.and_then(|r| r.public_metadata.as_ref().map(|m| m.to_string()));
-        // One round trip: the stored procedure (migration 2, revised by migration 3) does the
-        // same steps as `upsert_in` / `tombstone_in`, in one transaction on the server.
-        let rows = retry_conflicts!(
-            unique,
-            sqlx::query(
-                "CALL clerk_sync_apply_inbound(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            )
-            .bind(kind)
-            .bind(e.svix_id)
-            .bind(e.event_type)
-            .bind(e.object_id)
-            .bind(dt(e.received_at))
-            .bind(e.payload)
-            .bind(now)
-            .bind(
-                record
-                    .map(|r| r.clerk_id.as_str())
-                    .or(tombstone.map(|t| t.clerk_id.as_str())),
-            )
-            .bind(record.and_then(|r| r.email.as_deref()))
-            .bind(record.and_then(|r| r.first_name.as_deref()))
-            .bind(record.and_then(|r| r.last_name.as_deref()))
-            .bind(record.and_then(|r| r.username.as_deref()))
-            .bind(record.and_then(|r| r.image_url.as_deref()))
-            .bind(
-                record
-                    .and_then(|r| r.external_id.as_deref())
-                    .or(tombstone.and_then(|t| t.external_id.as_deref())),
-            )
-            .bind(metadata.as_deref())
-            .bind(record.map(|r| r.raw_json.as_str()))
-            .bind(record.map(|r| r.clerk_updated_at))
-            .bind(record.and_then(|r| r.link_email.as_deref()))
-            .bind(tombstone.map(|t| dt(t.deleted_at)))
-            .fetch_all(&self.pool)
-            .await
-        )
-        .map_err(map_sqlx)?;
-        let outcome: String = rows
-            .first()
-            .ok_or_else(|| StoreError::InvalidData {
-                what: "clerk_sync_apply_inbound result".to_owned(),
-            })?
-            .try_get("outcome")
-            .map_err(map_sqlx)?;
-        Ok(Some(match outcome.as_str() {
-            "duplicate" => InboundApplied::Duplicate,
-            "inserted" => InboundApplied::Upsert(UpsertOutcome::Inserted),
-            "updated" => InboundApplied::Upsert(UpsertOutcome::Updated),
-            "linked" => InboundApplied::Upsert(UpsertOutcome::Linked),
-            "stale" => InboundApplied::Upsert(UpsertOutcome::Stale),
-            "deleted" => InboundApplied::Upsert(UpsertOutcome::Deleted),
-            "tombstoned" => InboundApplied::Tombstone(TombstoneOutcome::Deleted),
-            "already_deleted" => InboundApplied::Tombstone(TombstoneOutcome::AlreadyDeleted),
-            "ledger_only" => InboundApplied::LedgerOnly,
-            _ => {
-                return Err(StoreError::InvalidData {
-                    what: "clerk_sync_apply_inbound outcome".to_owned(),
-                });
+        match change {
+            // The events that arrive by the thousand: queued behind the writes in flight and
+            // committed together (group_commit.rs).
+            InboundChange::Upsert(_) | InboundChange::LedgerOnly => {
+                self.inbound.apply(&self.pool, e, change, now).await
             }
-        }))
+            _ => call_apply_inbound(&self.pool, e, change, now).await,
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! 64 connections applying shuffled, duplicated histories end in the same rows as in-order
-//! delivery, on PostgreSQL and MySQL/MariaDB (and SQLite, whose writers queue).
+//! 64 tasks applying shuffled, duplicated histories end in the same rows as in-order delivery,
+//! on PostgreSQL (64 connections at once), MySQL/MariaDB (whose upserts commit in batches) and
+//! SQLite (whose writers queue).
 
 mod support;
 
@@ -144,18 +145,21 @@ async fn shuffled_equals_in_order(in_order: SqlxStore, concurrent: SqlxStore) {
         delivered += task.await.expect("delivery task");
     }
     assert_eq!(delivered, total);
-    // SQLite writers queue on one lock by design; the servers must have had every connection
-    // busy at once.
-    let open = match concurrent.pool() {
-        clerk_sync_sqlx::DialectPool::Postgres(p) => Some(p.size()),
-        clerk_sync_sqlx::DialectPool::MySql(p) => Some(p.size()),
-        _ => None,
-    };
-    if let Some(open) = open {
-        assert_eq!(
-            open, CONNECTIONS,
+    // PostgreSQL must have had every connection busy at once. On MySQL/MariaDB upserts queue
+    // and commit in batches on a couple of connections (src/mysql/group_commit.rs), beside the
+    // tombstones' own calls; SQLite writers queue on one lock by design.
+    match concurrent.pool() {
+        clerk_sync_sqlx::DialectPool::Postgres(p) => assert_eq!(
+            p.size(),
+            CONNECTIONS,
             "all {CONNECTIONS} connections were in use at once"
-        );
+        ),
+        clerk_sync_sqlx::DialectPool::MySql(p) => assert!(
+            p.size() >= 2,
+            "writes ran on several connections at once ({} opened)",
+            p.size()
+        ),
+        _ => {}
     }
     assert_eq!(
         rows(&concurrent).await,

@@ -1,0 +1,617 @@
+//! Group commit against a real MySQL/MariaDB (`CLERK_SYNC_TEST_MYSQL_URL`; under `CI=true` a
+//! missing URL fails): a batch must leave exactly the rows and answers the procedure leaves,
+//! event by event, and must settle nothing when a row changed between its read and its writes.
+
+use std::sync::Arc;
+
+use clerk_sync_core::store::{Tombstone, TombstoneOutcome};
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::{Connection, Executor, MySqlConnection};
+use time::macros::datetime;
+
+use super::*;
+
+fn server_url(test: &str) -> Option<String> {
+    match std::env::var("CLERK_SYNC_TEST_MYSQL_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CLERK_SYNC_TEST_MYSQL_URL is not set and CI=true: {test} must run in CI")
+        }
+        _ => {
+            eprintln!("skipped {test}: CLERK_SYNC_TEST_MYSQL_URL is not set");
+            None
+        }
+    }
+}
+
+/// A new migrated database on the server, dropped by [`Db::drop_database`].
+struct Db {
+    pool: MySqlPool,
+    server: String,
+    name: String,
+}
+
+impl Db {
+    async fn fresh(test: &str) -> Option<Db> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let server = server_url(test)?;
+        // The prefix of tests/support, whose cleanup drops what a crashed run left behind.
+        let name = format!(
+            "clerk_sqlx_t_{}_gc{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = MySqlConnection::connect(&server)
+            .await
+            .expect("CLERK_SYNC_TEST_MYSQL_URL answers");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )))
+            .await
+            .expect("create database");
+        let (base, query) = server.split_once('?').unwrap_or((&server, ""));
+        let path = base[base.find("://").map_or(0, |i| i + 3)..]
+            .find('/')
+            .map_or(base.len(), |i| base.find("://").map_or(0, |j| j + 3) + i);
+        let mut url = format!("{}/{name}", &base[..path]);
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(8)
+            .connect(&url)
+            .await
+            .expect("pool");
+        crate::migrator::mysql().run(&pool).await.expect("migrate");
+        Some(Db { pool, server, name })
+    }
+
+    async fn drop_database(self) {
+        self.pool.close().await;
+        if let Ok(mut admin) = MySqlConnection::connect(&self.server).await {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE `{}`",
+                    self.name
+                )))
+                .await;
+        }
+    }
+
+    /// Every user row (all columns but the local id) and every ledger row, as text.
+    async fn contents(&self) -> (Vec<String>, Vec<String>) {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT CONCAT_WS(' | ', COALESCE(clerk_id, '-'), COALESCE(email, '-'), \
+             COALESCE(first_name, '-'), COALESCE(last_name, '-'), COALESCE(username, '-'), \
+             COALESCE(image_url, '-'), COALESCE(external_id, '-'), \
+             COALESCE(public_metadata, '-'), COALESCE(raw_json, '-'), \
+             COALESCE(clerk_updated_at, '-'), COALESCE(deleted_at, '-'), sync_status, \
+             COALESCE(last_sync_attempt, '-'), COALESCE(sync_error, '-'), created_at, \
+             updated_at) FROM clerk_users ORDER BY clerk_id, email",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("users");
+        let ledger: Vec<String> = sqlx::query_scalar(
+            "SELECT CONCAT_WS(' | ', svix_id, event_type, COALESCE(object_id, '-'), \
+             received_at, COALESCE(processed_at, '-'), COALESCE(outcome, '-'), \
+             COALESCE(error, '-'), payload) FROM clerk_webhook_events ORDER BY svix_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("ledger");
+        (users, ledger)
+    }
+}
+
+const NOW: PrimitiveDateTime = datetime!(2026-03-01 12:00:00.123456);
+const RECEIVED: OffsetDateTime = datetime!(2026-03-01 11:59:59.5 UTC);
+
+fn record(clerk_id: &str, version: i64, email: Option<&str>, verified: bool) -> ClerkUserRecord {
+    let raw = format!(r#"{{"id":"{clerk_id}","updated_at":{version},"name":"Zoë ✓"}}"#);
+    let mut r = ClerkUserRecord::new(clerk_id, version, raw);
+    r.email = email.map(str::to_owned);
+    r.link_email = email.filter(|_| verified).map(str::to_owned);
+    r.first_name = Some(format!("First {version}"));
+    r.last_name = Some("O'Brien \\ \"quoted\"".to_owned());
+    r.public_metadata = Some(serde_json::json!({ "plan": "pro", "v": version }));
+    r
+}
+
+fn event(svix_id: &str, change: InboundChange) -> QueuedEvent {
+    let (event_type, object_id) = match &change {
+        InboundChange::Upsert(r) => ("user.updated", Some(r.clerk_id.clone())),
+        InboundChange::Tombstone(t) => ("user.deleted", Some(t.clerk_id.clone())),
+        _ => ("session.created", None),
+    };
+    QueuedEvent {
+        svix_id: svix_id.to_owned(),
+        event_type: event_type.to_owned(),
+        object_id,
+        received_at: RECEIVED,
+        payload: format!(r#"{{"type":"{event_type}","svix":"{svix_id}"}}"#),
+        now: NOW,
+        change,
+    }
+}
+
+async fn call(pool: &MySqlPool, e: &QueuedEvent) -> Option<InboundApplied> {
+    call_apply_inbound(pool, &e.entry(), &e.change, e.now)
+        .await
+        .expect("procedure")
+}
+
+/// The same starting rows on any database: users at older, newer and no versions, a pending
+/// one, a tombstone, a processed svix id, an unprocessed ledger row and a local row to link.
+async fn seed(pool: &MySqlPool) {
+    for e in [
+        event(
+            "seed_old",
+            InboundChange::Upsert(record("user_old", 100, None, false)),
+        ),
+        event(
+            "seed_newer",
+            InboundChange::Upsert(record("user_newer", 300, None, false)),
+        ),
+        event(
+            "seed_pending",
+            InboundChange::Upsert(record("user_pending", 100, None, false)),
+        ),
+        event(
+            "seed_tomb",
+            InboundChange::Upsert(record("user_tomb", 100, None, false)),
+        ),
+        event(
+            "seed_tomb_del",
+            InboundChange::Tombstone(Tombstone::new("user_tomb", RECEIVED)),
+        ),
+        event("msg_done", InboundChange::LedgerOnly),
+    ] {
+        call(pool, &e).await;
+    }
+    pool.execute(
+        "UPDATE clerk_users SET sync_status = 'pending', sync_error = 'queued' \
+         WHERE clerk_id = 'user_pending'",
+    )
+    .await
+    .expect("pending");
+    pool.execute(
+        "INSERT INTO clerk_users (clerk_id, email, sync_status, created_at, updated_at) VALUES \
+         ('user_unversioned', 'unversioned@example.com', 'synced', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
+         (NULL, 'link@example.com', 'pending', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    )
+    .await
+    .expect("local rows");
+    pool.execute(
+        "INSERT INTO clerk_webhook_events (svix_id, event_type, object_id, received_at, payload, \
+         error) VALUES ('msg_half', 'user.updated', 'user_half', '2026-03-01 11:00:00', '{}', \
+         'an earlier attempt failed')",
+    )
+    .await
+    .expect("unprocessed ledger row");
+}
+
+/// One event of every kind a batch sees, against [`seed`]'s rows.
+fn every_case() -> Vec<QueuedEvent> {
+    vec![
+        event(
+            "msg_fresh",
+            InboundChange::Upsert(record("user_fresh", 200, Some("fresh@example.com"), true)),
+        ),
+        event(
+            "msg_old",
+            InboundChange::Upsert(record("user_old", 200, Some("old@example.com"), false)),
+        ),
+        event(
+            "msg_newer",
+            InboundChange::Upsert(record("user_newer", 200, None, false)),
+        ),
+        event(
+            "msg_pending",
+            InboundChange::Upsert(record("user_pending", 200, None, false)),
+        ),
+        event(
+            "msg_tomb",
+            InboundChange::Upsert(record("user_tomb", 200, None, false)),
+        ),
+        event(
+            "msg_unversioned",
+            InboundChange::Upsert(record("user_unversioned", 200, None, false)),
+        ),
+        event(
+            "msg_done",
+            InboundChange::Upsert(record("user_done", 200, None, false)),
+        ),
+        event(
+            "msg_half",
+            InboundChange::Upsert(record("user_half", 200, None, false)),
+        ),
+        event(
+            "msg_link",
+            InboundChange::Upsert(record("user_link", 200, Some("link@example.com"), true)),
+        ),
+        event(
+            "msg_unverified",
+            InboundChange::Upsert(record(
+                "user_unverified",
+                200,
+                Some("link@example.com"),
+                false,
+            )),
+        ),
+        event("msg_session", InboundChange::LedgerOnly),
+    ]
+}
+
+#[tokio::test]
+async fn a_batch_leaves_what_the_procedure_leaves() {
+    let Some(by_call) = Db::fresh("a_batch_leaves_what_the_procedure_leaves").await else {
+        return;
+    };
+    let Some(by_batch) = Db::fresh("a_batch_leaves_what_the_procedure_leaves").await else {
+        return;
+    };
+    seed(&by_call.pool).await;
+    seed(&by_batch.pool).await;
+    let events = every_case();
+
+    let mut expected = Vec::new();
+    for e in &events {
+        expected.push(call(&by_call.pool, e).await);
+    }
+    let refs: Vec<&QueuedEvent> = events.iter().collect();
+    let batched = run_batch(&by_batch.pool, &refs).await.expect("batch");
+    let mut answers = Vec::new();
+    for (e, outcome) in events.iter().zip(&batched) {
+        answers.push(match outcome {
+            Some(applied) => Some(*applied),
+            None => call(&by_batch.pool, e).await,
+        });
+    }
+
+    use InboundApplied::{Duplicate, LedgerOnly, Upsert};
+    assert_eq!(
+        expected,
+        vec![
+            Some(Upsert(UpsertOutcome::Inserted)),
+            Some(Upsert(UpsertOutcome::Updated)),
+            Some(Upsert(UpsertOutcome::Stale)),
+            Some(Upsert(UpsertOutcome::Updated)),
+            Some(Upsert(UpsertOutcome::Deleted)),
+            Some(Upsert(UpsertOutcome::Updated)),
+            Some(Duplicate),
+            Some(Upsert(UpsertOutcome::Inserted)),
+            Some(Upsert(UpsertOutcome::Linked)),
+            Some(Upsert(UpsertOutcome::Inserted)),
+            Some(LedgerOnly),
+        ],
+        "the procedure's answers for the cases"
+    );
+    assert_eq!(answers, expected, "the batch answers as the procedure does");
+    let unsettled: Vec<&str> = events
+        .iter()
+        .zip(&batched)
+        .filter(|(_, o)| o.is_none())
+        .map(|(e, _)| e.svix_id.as_str())
+        .collect();
+    assert_eq!(
+        unsettled,
+        ["msg_link"],
+        "only the link is left to the procedure"
+    );
+    assert_eq!(
+        by_batch.contents().await,
+        by_call.contents().await,
+        "the batch leaves the procedure's rows and ledger"
+    );
+    by_call.drop_database().await;
+    by_batch.drop_database().await;
+}
+
+/// Reads and plans `events`, lets `meanwhile` change the database, then writes the plan.
+async fn write_after(
+    db: &Db,
+    events: &[QueuedEvent],
+    meanwhile: &QueuedEvent,
+) -> (Result<(), BatchError>, Option<InboundApplied>) {
+    let refs: Vec<&QueuedEvent> = events.iter().collect();
+    let mut conn = db.pool.acquire().await.expect("connection");
+    let known = Known::read(&mut conn, &refs).await.expect("read");
+    let plan = Plan::new(&refs, &known);
+    let other = call(&db.pool, meanwhile).await;
+    let written = plan.write(&mut conn).await;
+    conn.execute("ROLLBACK").await.expect("rollback");
+    (written, other)
+}
+
+async fn user_version(pool: &MySqlPool, clerk_id: &str) -> Option<(Option<i64>, bool)> {
+    sqlx::query_as::<_, (Option<i64>, bool)>(
+        "SELECT clerk_updated_at, deleted_at IS NOT NULL FROM clerk_users WHERE clerk_id = ?",
+    )
+    .bind(clerk_id)
+    .fetch_optional(pool)
+    .await
+    .expect("user")
+}
+
+async fn ledger_rows(pool: &MySqlPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM clerk_webhook_events")
+        .fetch_one(pool)
+        .await
+        .expect("ledger count")
+}
+
+#[tokio::test]
+async fn a_row_changed_since_the_read_rolls_the_batch_back() {
+    let Some(db) = Db::fresh("a_row_changed_since_the_read_rolls_the_batch_back").await else {
+        return;
+    };
+    call(
+        &db.pool,
+        &event(
+            "seed",
+            InboundChange::Upsert(record("user_known", 1, None, false)),
+        ),
+    )
+    .await;
+    let bystander = || {
+        event(
+            "msg_by",
+            InboundChange::Upsert(record("user_by", 5, None, false)),
+        )
+    };
+
+    // Foretold an insert; another delivery inserted the user first.
+    let (written, other) = write_after(
+        &db,
+        &[
+            event(
+                "msg_a",
+                InboundChange::Upsert(record("user_new", 2, None, false)),
+            ),
+            bystander(),
+        ],
+        &event(
+            "other_a",
+            InboundChange::Upsert(record("user_new", 1, None, false)),
+        ),
+    )
+    .await;
+    assert_eq!(other, Some(InboundApplied::Upsert(UpsertOutcome::Inserted)));
+    assert!(matches!(written, Err(BatchError::Surprise)), "{written:?}");
+
+    // Foretold an update; a newer version arrived first.
+    let (written, other) = write_after(
+        &db,
+        &[
+            event(
+                "msg_b",
+                InboundChange::Upsert(record("user_known", 2, None, false)),
+            ),
+            bystander(),
+        ],
+        &event(
+            "other_b",
+            InboundChange::Upsert(record("user_known", 3, None, false)),
+        ),
+    )
+    .await;
+    assert_eq!(other, Some(InboundApplied::Upsert(UpsertOutcome::Updated)));
+    assert!(matches!(written, Err(BatchError::Surprise)), "{written:?}");
+
+    // Foretold an update; the user was deleted first.
+    let (written, other) = write_after(
+        &db,
+        &[
+            event(
+                "msg_c",
+                InboundChange::Upsert(record("user_known", 4, None, false)),
+            ),
+            bystander(),
+        ],
+        &event(
+            "other_c",
+            InboundChange::Tombstone(Tombstone::new("user_known", RECEIVED)),
+        ),
+    )
+    .await;
+    assert_eq!(
+        other,
+        Some(InboundApplied::Tombstone(TombstoneOutcome::Deleted))
+    );
+    assert!(matches!(written, Err(BatchError::Surprise)), "{written:?}");
+
+    // Nothing of the three batches is left: not the bystander, not their ledger rows.
+    assert_eq!(user_version(&db.pool, "user_by").await, None);
+    assert_eq!(
+        user_version(&db.pool, "user_new").await,
+        Some((Some(1), false))
+    );
+    assert_eq!(
+        user_version(&db.pool, "user_known").await,
+        Some((None, true))
+    );
+    assert_eq!(
+        ledger_rows(&db.pool).await,
+        4,
+        "seed, other_a, other_b, other_c"
+    );
+
+    // Read again, the same events settle.
+    let retry = [
+        event(
+            "msg_a",
+            InboundChange::Upsert(record("user_new", 2, None, false)),
+        ),
+        bystander(),
+    ];
+    let refs: Vec<&QueuedEvent> = retry.iter().collect();
+    assert_eq!(
+        run_batch(&db.pool, &refs).await.expect("batch"),
+        [
+            Some(InboundApplied::Upsert(UpsertOutcome::Updated)),
+            Some(InboundApplied::Upsert(UpsertOutcome::Inserted)),
+        ]
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_events_are_committed_in_batches() {
+    const TASKS: usize = 48;
+    const EVENTS: usize = 12;
+    let Some(db) = Db::fresh("concurrent_events_are_committed_in_batches").await else {
+        return;
+    };
+    let queue = Arc::new(InboundQueue::new());
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (queue, pool) = (queue.clone(), db.pool.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for n in 0..EVENTS {
+                    // Each task's user gets a create and then newer versions, between events
+                    // for nobody (ledger only).
+                    let e = if n % 4 == 3 {
+                        event(&format!("msg_{t}_{n}"), InboundChange::LedgerOnly)
+                    } else {
+                        let r = record(&format!("user_{t:02}"), n as i64 + 1, None, false);
+                        event(&format!("msg_{t}_{n}"), InboundChange::Upsert(r))
+                    };
+                    let answer = queue
+                        .apply(&pool, &e.entry(), &e.change, e.now)
+                        .await
+                        .expect("apply");
+                    answers.push(answer);
+                }
+                answers
+            })
+        })
+        .collect();
+    for task in tasks {
+        let answers = task.await.expect("task");
+        let mut expected = Vec::new();
+        for n in 0..EVENTS {
+            expected.push(Some(match n {
+                0 => InboundApplied::Upsert(UpsertOutcome::Inserted),
+                n if n % 4 == 3 => InboundApplied::LedgerOnly,
+                _ => InboundApplied::Upsert(UpsertOutcome::Updated),
+            }));
+        }
+        assert_eq!(answers, expected);
+    }
+    let batched = queue.batched.load(Ordering::Relaxed);
+    assert!(
+        batched > (TASKS * EVENTS / 2) as u64,
+        "most events were committed in batches ({batched} of {}; {queue:?})",
+        TASKS * EVENTS
+    );
+    assert_eq!(ledger_rows(&db.pool).await, (TASKS * EVENTS) as i64);
+    for t in 0..TASKS {
+        let last = EVENTS as i64 - 1;
+        assert_eq!(
+            user_version(&db.pool, &format!("user_{t:02}")).await,
+            Some((Some(last), false)),
+            "every user at its last version"
+        );
+    }
+    db.drop_database().await;
+}
+
+#[test]
+fn literals_are_hex_digits_whatever_the_value() {
+    let mut sql = String::new();
+    text(&mut sql, "'); DROP TABLE clerk_users; -- \\ ✓");
+    assert!(sql.starts_with("_utf8mb4 X'") && sql.ends_with('\''));
+    let digits = &sql["_utf8mb4 X'".len()..sql.len() - 1];
+    assert!(digits.bytes().all(|b| b.is_ascii_hexdigit()), "{sql}");
+    assert_eq!(
+        digits.len(),
+        2 * "'); DROP TABLE clerk_users; -- \\ ✓".len()
+    );
+
+    let mut sql = String::new();
+    opt_text(&mut sql, None);
+    sql.push(' ');
+    datetime(&mut sql, NOW);
+    assert_eq!(sql, "NULL '2026-03-01 12:00:00.123456'");
+}
+
+#[test]
+fn a_batch_takes_one_event_per_user_and_svix_id() {
+    let queue = InboundQueue::new();
+    let mut answers = Vec::new();
+    for (n, (svix_id, user)) in [
+        ("a", "user_1"),
+        ("b", "user_1 "), // the same user to MySQL: trailing spaces do not count
+        ("a", "user_2"),  // a redelivery
+        ("c", "user_2"),
+        ("d", "user_3"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (reply, answer) = oneshot::channel();
+        answers.push(answer);
+        queue.lock().push_back(Job {
+            id: n as u64,
+            event: event(svix_id, InboundChange::Upsert(record(user, 1, None, false))),
+            reply,
+        });
+    }
+    let ids = |batch: Vec<Job>| batch.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    assert_eq!(ids(queue.take_batch()), [0, 3, 4]);
+    assert_eq!(ids(queue.take_batch()), [1, 2]);
+    assert!(queue.take_batch().is_empty());
+
+    // An event whose task is gone is dropped, not written.
+    let (reply, answer) = oneshot::channel();
+    queue.lock().push_back(Job {
+        id: 9,
+        event: event("e", InboundChange::LedgerOnly),
+        reply,
+    });
+    drop(answer);
+    assert!(queue.take_batch().is_empty());
+    assert!(queue.lock().is_empty());
+}
+
+#[tokio::test]
+async fn an_unfinished_transaction_never_returns_to_the_pool() {
+    let Some(db) = Db::fresh("an_unfinished_transaction_never_returns_to_the_pool").await else {
+        return;
+    };
+    let mut conn = db.pool.acquire().await.expect("connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "{BEGIN}; INSERT INTO clerk_webhook_events (svix_id, event_type, received_at, payload) \
+         VALUES ('msg_open', 'session.created', '2026-03-01 12:00:00', '{{}}')"
+    )))
+    .execute_many(&mut *conn)
+    .try_collect::<Vec<_>>()
+    .await
+    .expect("begin and write");
+    let open_before = db.pool.size();
+    // As a batch whose task is cancelled between its writes and its commit.
+    drop(OpenTransaction { conn, open: true });
+    for _ in 0..100 {
+        if db.pool.size() < open_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(db.pool.size() < open_before, "the connection was closed");
+    assert_eq!(
+        ledger_rows(&db.pool).await,
+        0,
+        "its transaction rolled back"
+    );
+
+    // A finished one goes back to the pool as usual.
+    let conn = db.pool.acquire().await.expect("connection");
+    let open_before = db.pool.size();
+    drop(OpenTransaction { conn, open: false });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(db.pool.size(), open_before);
+    db.drop_database().await;
+}
