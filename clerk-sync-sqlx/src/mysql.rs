@@ -340,10 +340,21 @@ async fn tombstone_in(
 }
 
 /// One inbound event in one round trip: the stored procedure (migration 2, revised by
-/// migrations 3 and 4) does the same steps as `upsert_in` / `tombstone_in`, in one transaction on the
-/// server. `None` for a change this store does not know.
+/// migrations 3 and 4) does the same steps as `upsert_in` / `tombstone_in`, in one transaction
+/// on the server. `None` for a change this store does not know.
 async fn call_apply_inbound(
     pool: &MySqlPool,
+    e: &NewLedgerEntry<'_>,
+    change: &InboundChange,
+    now: PrimitiveDateTime,
+) -> Result<Option<InboundApplied>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(map_sqlx)?;
+    call_apply_inbound_on(&mut conn, e, change, now).await
+}
+
+/// [`call_apply_inbound`] on a connection the caller holds.
+async fn call_apply_inbound_on(
+    conn: &mut MySqlConnection,
     e: &NewLedgerEntry<'_>,
     change: &InboundChange,
     now: PrimitiveDateTime,
@@ -387,7 +398,7 @@ async fn call_apply_inbound(
         .bind(record.map(|r| r.clerk_updated_at))
         .bind(record.and_then(|r| r.link_email.as_deref()))
         .bind(tombstone.map(|t| dt(t.deleted_at)))
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await
     )
     .map_err(map_sqlx)?;
@@ -426,6 +437,14 @@ impl MySqlStore {
 
     pub(crate) fn pool(&self) -> &MySqlPool {
         &self.pool
+    }
+
+    /// Closes the pool and the connections kept for inbound writes.
+    pub(crate) async fn close(&self) {
+        // The pool counts as closed from here on, so no write keeps a connection after this.
+        let closing = self.pool.close();
+        self.inbound.close().await;
+        closing.await;
     }
 
     pub(crate) async fn get_user(&self, clerk_id: &str) -> Result<Option<LocalUser>, StoreError> {

@@ -188,7 +188,7 @@ impl SqlxStore {
     }
 
     /// Close the pool: wait for checked-out connections to come back, then close them all
-    /// (on SQLite, the connection the store keeps for writes too). Operations afterwards fail
+    /// (on SQLite and MySQL/MariaDB, the connections the store keeps for writes too). Operations afterwards fail
     /// with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         match &self.inner {
@@ -197,7 +197,7 @@ impl SqlxStore {
             #[cfg(feature = "sqlite")]
             Inner::Sqlite(s) => s.close().await,
             #[cfg(feature = "mysql")]
-            Inner::MySql(s) => s.pool().close().await,
+            Inner::MySql(s) => s.close().await,
         }
     }
 

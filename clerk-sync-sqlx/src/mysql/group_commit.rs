@@ -26,6 +26,14 @@
 //! event alone if that task was cancelled first. One batch holds at most one event per svix
 //! id and per user, so a user's second event sees the first one's write.
 //!
+//! Each slot keeps the connection it wrote on, detached from the pool, for the next write:
+//! taking one from the pool costs a round trip (sqlx checks every connection it hands out),
+//! which on the benchmark machine was a sixth of a lone webhook's write. A kept connection
+//! that turns out dead is dropped and the event written on a new one; writes are idempotent,
+//! so a repeat of one that did commit is answered as a duplicate. The pool may therefore have
+//! up to [`BATCHES_IN_FLIGHT`] more connections open than its `max_connections`; they close
+//! with the store, and are not kept once the pool is closed.
+//!
 //! The batch statements go as text, every value written as a hex string literal
 //! (`_utf8mb4 X'..'`), an integer, `NULL` or a time formatted here. None of those can change a
 //! statement's meaning whatever the value holds, and nothing needs preparing: a prepared
@@ -40,12 +48,12 @@ use clerk_sync_core::store::{
     ClerkUserRecord, InboundApplied, InboundChange, NewLedgerEntry, StoreError, UpsertOutcome,
 };
 use futures_util::TryStreamExt;
-use sqlx::pool::PoolConnection;
-use sqlx::{Executor, MySql, MySqlConnection, MySqlPool, Row};
+use sqlx::{Connection, Executor, MySqlConnection, MySqlPool, Row};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::{Semaphore, oneshot};
 
-use super::{BEGIN, GUARDED_OVERWRITE, call_apply_inbound, dt};
+use super::{BEGIN, GUARDED_OVERWRITE, call_apply_inbound, call_apply_inbound_on, dt};
+use crate::error::map_sqlx;
 
 /// Events per batch.
 const MAX_BATCH: usize = 32;
@@ -69,6 +77,8 @@ pub(super) struct InboundQueue {
     batched: AtomicU64,
     /// Batches that settled nothing and sent their events to run alone.
     fallbacks: AtomicU64,
+    /// Connections kept for the slots' writes, detached from the pool: at most one per slot.
+    spare: Mutex<Vec<MySqlConnection>>,
 }
 
 impl std::fmt::Debug for InboundQueue {
@@ -77,6 +87,7 @@ impl std::fmt::Debug for InboundQueue {
             .field("waiting", &self.lock().len())
             .field("batched", &self.batched.load(Ordering::Relaxed))
             .field("fallbacks", &self.fallbacks.load(Ordering::Relaxed))
+            .field("spare", &self.spares().len())
             .finish()
     }
 }
@@ -156,11 +167,68 @@ impl InboundQueue {
             next_job: AtomicU64::new(0),
             batched: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, VecDeque<Job>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn spares(&self) -> MutexGuard<'_, Vec<MySqlConnection>> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection for a slot's writes: a kept one, or a new one from the pool (which checks
+    /// it first) and the second value `false`.
+    async fn connection(&self, pool: &MySqlPool) -> Result<(MySqlConnection, bool), sqlx::Error> {
+        if pool.is_closed() {
+            self.spares().clear();
+            return Err(sqlx::Error::PoolClosed);
+        }
+        if let Some(conn) = self.spares().pop() {
+            return Ok((conn, true));
+        }
+        Ok((pool.acquire().await?.detach(), false))
+    }
+
+    /// Keeps `conn` for the next write, unless the pool was closed or enough are kept.
+    fn keep(&self, pool: &MySqlPool, conn: MySqlConnection) {
+        let mut spare = self.spares();
+        if !pool.is_closed() && spare.len() < BATCHES_IN_FLIGHT {
+            spare.push(conn);
+        }
+    }
+
+    /// One event through the procedure on a slot's connection. A kept connection that fails
+    /// as a connection (the server closed it while it was idle, or restarted) is dropped and
+    /// the call made once more on a checked one from the pool: safe, since a repeat of an
+    /// event that did commit is answered as a duplicate.
+    async fn call(
+        &self,
+        pool: &MySqlPool,
+        e: &NewLedgerEntry<'_>,
+        change: &InboundChange,
+        now: PrimitiveDateTime,
+    ) -> Result<Option<InboundApplied>, StoreError> {
+        let (mut conn, kept) = self.connection(pool).await.map_err(map_sqlx)?;
+        let mut result = call_apply_inbound_on(&mut conn, e, change, now).await;
+        if kept && matches!(result, Err(StoreError::Unavailable(_))) {
+            conn = pool.acquire().await.map_err(map_sqlx)?.detach();
+            result = call_apply_inbound_on(&mut conn, e, change, now).await;
+        }
+        if !matches!(result, Err(StoreError::Unavailable(_))) {
+            self.keep(pool, conn);
+        }
+        result
+    }
+
+    /// Closes the kept connections; the caller has closed the pool, so none is kept after.
+    pub(super) async fn close(&self) {
+        let spare = std::mem::take(&mut *self.spares());
+        for conn in spare {
+            let _ = conn.close().await;
+        }
     }
 
     /// Applies one upsert or ledger-only event, alone or in a batch with others.
@@ -174,7 +242,7 @@ impl InboundQueue {
         let mut slot = self.slots.try_acquire().ok();
         if slot.is_some() && self.lock().is_empty() {
             // Nothing to combine with: one CALL, as if there were no queue.
-            let result = call_apply_inbound(pool, e, change, now).await;
+            let result = self.call(pool, e, change, now).await;
             drop(slot);
             return result;
         }
@@ -209,7 +277,7 @@ impl InboundQueue {
                 && job.id == id
             {
                 // Only this event was waiting: run it here, without a channel hop.
-                let result = call_apply_inbound(pool, e, change, now).await;
+                let result = self.call(pool, e, change, now).await;
                 drop(permit);
                 return result;
             }
@@ -258,13 +326,13 @@ impl InboundQueue {
         if batch.len() == 1 {
             for job in batch {
                 let e = &job.event;
-                let result = call_apply_inbound(pool, &e.entry(), &e.change, e.now).await;
+                let result = self.call(pool, &e.entry(), &e.change, e.now).await;
                 let _ = job.reply.send(Reply::Done(result));
             }
             return;
         }
         let events: Vec<&QueuedEvent> = batch.iter().map(|job| &job.event).collect();
-        let outcomes = match run_batch(pool, &events).await {
+        let outcomes = match self.run_batch(pool, &events).await {
             Ok(outcomes) => {
                 let settled = outcomes.iter().filter(|o| o.is_some()).count();
                 self.batched.fetch_add(settled as u64, Ordering::Relaxed);
@@ -357,44 +425,56 @@ impl From<sqlx::Error> for BatchError {
     }
 }
 
-/// Settles every event of a batch in one transaction: per event, its result, or `None` for
-/// one to run alone.
-async fn run_batch(
-    pool: &MySqlPool,
-    events: &[&QueuedEvent],
-) -> Result<Vec<Option<InboundApplied>>, BatchError> {
-    let mut batch = OpenTransaction {
-        conn: pool.acquire().await?,
-        open: true,
-    };
-    let settled = settle(&mut batch.conn, events).await;
-    let end = if settled.is_ok() {
-        "COMMIT"
-    } else {
-        "ROLLBACK"
-    };
-    match batch.conn.execute(end).await {
-        Ok(_) => batch.open = false,
-        Err(err) if settled.is_ok() => return Err(err.into()),
-        // The batch failed already; a connection that cannot roll back is closed instead.
-        Err(_) => {}
+impl InboundQueue {
+    /// Settles every event of a batch in one transaction: per event, its result, or `None`
+    /// for one to run alone.
+    async fn run_batch(
+        &self,
+        pool: &MySqlPool,
+        events: &[&QueuedEvent],
+    ) -> Result<Vec<Option<InboundApplied>>, BatchError> {
+        let (conn, _) = self.connection(pool).await?;
+        let mut batch = OpenTransaction {
+            queue: self,
+            pool,
+            conn: Some(conn),
+        };
+        let Some(conn) = batch.conn.as_mut() else {
+            return Err(BatchError::Sql(sqlx::Error::PoolClosed));
+        };
+        let settled = settle(conn, events).await;
+        let end = if settled.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        match conn.execute(end).await {
+            Ok(_) => batch.finish(),
+            Err(err) if settled.is_ok() => return Err(err.into()),
+            // The batch failed already; a connection that cannot roll back is closed instead.
+            Err(_) => {}
+        }
+        settled
     }
-    settled
 }
 
-/// A pooled connection in a transaction that sqlx does not track: it began inside the batch's
-/// first multi-statement query, to save a round trip. Unless the transaction ended, the
-/// connection is closed on drop (the server then rolls back) instead of going back to the
-/// pool; that includes a batch whose task is cancelled.
-struct OpenTransaction {
-    conn: PoolConnection<MySql>,
-    open: bool,
+/// A batch's connection, in a transaction that sqlx does not track: it began inside the
+/// batch's first multi-statement query, to save a round trip. Unless [`finish`] says the
+/// transaction ended, dropping this drops the connection, which closes it (the server then
+/// rolls back) instead of keeping it; that includes a batch whose task is cancelled.
+///
+/// [`finish`]: OpenTransaction::finish
+struct OpenTransaction<'q> {
+    queue: &'q InboundQueue,
+    pool: &'q MySqlPool,
+    conn: Option<MySqlConnection>,
 }
 
-impl Drop for OpenTransaction {
-    fn drop(&mut self) {
-        if self.open {
-            self.conn.close_on_drop();
+impl OpenTransaction<'_> {
+    /// The transaction ended: the connection can be kept.
+    fn finish(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.queue.keep(self.pool, conn);
         }
     }
 }
@@ -608,7 +688,8 @@ impl Plan {
             }
             // Completes a row an earlier attempt left unprocessed, as the procedure does.
             sql.push_str(
-                " ON DUPLICATE KEY UPDATE outcome = IF(processed_at IS NULL, VALUES(outcome), outcome), \
+                " ON DUPLICATE KEY UPDATE \
+                 outcome = IF(processed_at IS NULL, VALUES(outcome), outcome), \
                  error = IF(processed_at IS NULL, NULL, error), \
                  processed_at = IF(processed_at IS NULL, VALUES(processed_at), processed_at)",
             );

@@ -178,7 +178,8 @@ async fn seed(pool: &MySqlPool) {
     .expect("pending");
     pool.execute(
         "INSERT INTO clerk_users (clerk_id, email, sync_status, created_at, updated_at) VALUES \
-         ('user_unversioned', 'unversioned@example.com', 'synced', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), \
+         ('user_unversioned', 'unversioned@example.com', 'synced', '2026-01-01 00:00:00', \
+         '2026-01-01 00:00:00'), \
          (NULL, 'link@example.com', 'pending', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
     )
     .await
@@ -261,7 +262,9 @@ async fn a_batch_leaves_what_the_procedure_leaves() {
         expected.push(call(&by_call.pool, e).await);
     }
     let refs: Vec<&QueuedEvent> = events.iter().collect();
-    let batched = run_batch(&by_batch.pool, &refs).await.expect("batch");
+    let queue = InboundQueue::new();
+    let batched = queue.run_batch(&by_batch.pool, &refs).await.expect("batch");
+    assert_eq!(queue.spares().len(), 1, "the batch's connection is kept");
     let mut answers = Vec::new();
     for (e, outcome) in events.iter().zip(&batched) {
         answers.push(match outcome {
@@ -448,7 +451,10 @@ async fn a_row_changed_since_the_read_rolls_the_batch_back() {
     ];
     let refs: Vec<&QueuedEvent> = retry.iter().collect();
     assert_eq!(
-        run_batch(&db.pool, &refs).await.expect("batch"),
+        InboundQueue::new()
+            .run_batch(&db.pool, &refs)
+            .await
+            .expect("batch"),
         [
             Some(InboundApplied::Upsert(UpsertOutcome::Updated)),
             Some(InboundApplied::Upsert(UpsertOutcome::Inserted)),
@@ -508,6 +514,11 @@ async fn concurrent_events_are_committed_in_batches() {
         TASKS * EVENTS
     );
     assert_eq!(ledger_rows(&db.pool).await, (TASKS * EVENTS) as i64);
+    let kept = queue.spares().len();
+    assert!(
+        (1..=BATCHES_IN_FLIGHT).contains(&kept),
+        "the slots keep their connections ({kept})"
+    );
     for t in 0..TASKS {
         let last = EVENTS as i64 - 1;
         assert_eq!(
@@ -577,41 +588,121 @@ fn a_batch_takes_one_event_per_user_and_svix_id() {
     assert!(queue.lock().is_empty());
 }
 
+/// Whether another connection can take the lock on ledger row `svix_id` within two seconds:
+/// no transaction holds it any more.
+async fn ledger_row_is_free(pool: &MySqlPool, svix_id: &str) -> bool {
+    let mut conn = pool.acquire().await.expect("connection");
+    conn.execute("SET SESSION innodb_lock_wait_timeout = 2")
+        .await
+        .expect("timeout");
+    let inserted = sqlx::query(
+        "INSERT INTO clerk_webhook_events (svix_id, event_type, received_at, payload) \
+         VALUES (?, 'session.created', '2026-03-01 12:00:00', '{}')",
+    )
+    .bind(svix_id)
+    .execute(&mut *conn)
+    .await;
+    inserted.is_ok()
+}
+
 #[tokio::test]
-async fn an_unfinished_transaction_never_returns_to_the_pool() {
-    let Some(db) = Db::fresh("an_unfinished_transaction_never_returns_to_the_pool").await else {
+async fn an_unfinished_batch_transaction_is_never_kept() {
+    let Some(db) = Db::fresh("an_unfinished_batch_transaction_is_never_kept").await else {
         return;
     };
-    let mut conn = db.pool.acquire().await.expect("connection");
+    let queue = InboundQueue::new();
+    let (mut conn, kept) = queue.connection(&db.pool).await.expect("connection");
+    assert!(!kept, "nothing is kept before the first write");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "{BEGIN}; INSERT INTO clerk_webhook_events (svix_id, event_type, received_at, payload) \
          VALUES ('msg_open', 'session.created', '2026-03-01 12:00:00', '{{}}')"
     )))
-    .execute_many(&mut *conn)
+    .execute_many(&mut conn)
     .try_collect::<Vec<_>>()
     .await
     .expect("begin and write");
-    let open_before = db.pool.size();
     // As a batch whose task is cancelled between its writes and its commit.
-    drop(OpenTransaction { conn, open: true });
-    for _ in 0..100 {
-        if db.pool.size() < open_before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(db.pool.size() < open_before, "the connection was closed");
-    assert_eq!(
-        ledger_rows(&db.pool).await,
-        0,
-        "its transaction rolled back"
+    drop(OpenTransaction {
+        queue: &queue,
+        pool: &db.pool,
+        conn: Some(conn),
+    });
+    assert!(queue.spares().is_empty(), "the connection was not kept");
+    assert!(
+        ledger_row_is_free(&db.pool, "msg_open").await,
+        "its transaction is gone: the row it wrote is neither committed nor locked"
     );
 
-    // A finished one goes back to the pool as usual.
-    let conn = db.pool.acquire().await.expect("connection");
-    let open_before = db.pool.size();
-    drop(OpenTransaction { conn, open: false });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert_eq!(db.pool.size(), open_before);
+    // A finished one is kept for the next write.
+    let (conn, _) = queue.connection(&db.pool).await.expect("connection");
+    OpenTransaction {
+        queue: &queue,
+        pool: &db.pool,
+        conn: Some(conn),
+    }
+    .finish();
+    assert_eq!(queue.spares().len(), 1);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_server_closed_is_replaced() {
+    let Some(db) = Db::fresh("a_kept_connection_the_server_closed_is_replaced").await else {
+        return;
+    };
+    let queue = InboundQueue::new();
+    let first = event(
+        "msg_k1",
+        InboundChange::Upsert(record("user_k", 1, None, false)),
+    );
+    let answer = queue
+        .call(&db.pool, &first.entry(), &first.change, first.now)
+        .await;
+    assert_eq!(
+        answer.expect("first call"),
+        Some(InboundApplied::Upsert(UpsertOutcome::Inserted))
+    );
+    let mut kept = queue.spares().pop().expect("the call kept its connection");
+    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut kept)
+        .await
+        .expect("connection id");
+    queue.spares().push(kept);
+    sqlx::query(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+        .execute(&db.pool)
+        .await
+        .expect("kill");
+
+    let second = event(
+        "msg_k2",
+        InboundChange::Upsert(record("user_k", 2, None, false)),
+    );
+    let answer = queue
+        .call(&db.pool, &second.entry(), &second.change, second.now)
+        .await;
+    assert_eq!(
+        answer.expect("the call is made again on a new connection"),
+        Some(InboundApplied::Upsert(UpsertOutcome::Updated))
+    );
+    assert_eq!(
+        queue.spares().len(),
+        1,
+        "the new connection is kept instead"
+    );
+
+    // After the pool closes, nothing is kept and writes fail as unavailable.
+    db.pool.close().await;
+    let third = event(
+        "msg_k3",
+        InboundChange::Upsert(record("user_k", 3, None, false)),
+    );
+    let answer = queue
+        .call(&db.pool, &third.entry(), &third.change, third.now)
+        .await;
+    assert!(
+        matches!(answer, Err(StoreError::Unavailable(_))),
+        "{answer:?}"
+    );
+    assert!(queue.spares().is_empty());
     db.drop_database().await;
 }
