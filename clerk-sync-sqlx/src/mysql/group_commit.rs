@@ -24,7 +24,8 @@
 //! before. Whichever task gets a free slot takes what is queued (flat combining) and answers
 //! every event it took; a task whose event another took waits for that answer, and runs its
 //! event alone if that task was cancelled first. One batch holds at most one event per svix
-//! id and per user, so a user's second event sees the first one's write.
+//! id and per user, since its read foretells each row once; a user's next event waits for a
+//! later batch.
 //!
 //! Each slot keeps the connection it wrote on, detached from the pool, for the next write:
 //! taking one from the pool costs a round trip (sqlx checks every connection it hands out),
