@@ -57,8 +57,9 @@ fn classify(err: &DbErr) -> Kind {
                 return match my.number() {
                     // no such table / column
                     1146 | 1054 => Kind::Schema,
-                    // server shutdown, connection killed, too many connections, read-only
-                    1053 | 1040 | 1927 | 1290 | 1836 => Kind::Unavailable,
+                    // server shutdown (1053, 1077), connection killed, too many connections,
+                    // read-only, disconnected for inactivity
+                    1053 | 1077 | 1040 | 1927 | 1290 | 1836 | 4031 => Kind::Unavailable,
                     _ => Kind::Backend,
                 };
             }

@@ -10,14 +10,10 @@ use sqlx::error::DatabaseError;
 
 /// Map a sqlx error, keeping it as the source.
 pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
+    if is_unavailable(&err) {
+        return StoreError::Unavailable(Box::new(err));
+    }
     match &err {
-        sqlx::Error::PoolClosed
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::BeginFailed => StoreError::Unavailable(Box::new(err)),
         sqlx::Error::ColumnDecode { index, .. } => StoreError::InvalidData {
             what: format!("column {index}"),
         },
@@ -31,6 +27,22 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
             DbClass::Other => StoreError::Backend(Box::new(err)),
         },
         _ => StoreError::Backend(Box::new(err)),
+    }
+}
+
+/// Whether `err` maps to [`StoreError::Unavailable`]: the database, or the connection to it,
+/// cannot serve for now.
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolClosed
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => matches!(classify(db.as_ref()), DbClass::Unavailable),
+        _ => false,
     }
 }
 
@@ -67,11 +79,12 @@ fn classify(db: &dyn DatabaseError) -> DbClass {
     }
     // MySQL/MariaDB error numbers that mean the server or the connection went away, or cannot
     // take writes for now: 1053 server shutdown, 1077 normal shutdown, 1927 connection killed,
-    // 1040 too many connections, 1290 / 1836 read-only (a replica, or a primary mid-failover).
-    // The same numbers as the sea-orm store's.
+    // 1040 too many connections, 1290 / 1836 read-only (a replica, or a primary mid-failover),
+    // 4031 disconnected for inactivity (MySQL 8.0.24+, sent on the next use of a connection
+    // that sat idle past `wait_timeout`). The same numbers as the sea-orm store's.
     #[cfg(feature = "mysql")]
     if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        if matches!(my.number(), 1040 | 1053 | 1077 | 1290 | 1836 | 1927) {
+        if matches!(my.number(), 1040 | 1053 | 1077 | 1290 | 1836 | 1927 | 4031) {
             return DbClass::Unavailable;
         }
         // 1146 no such table, 1054 unknown column, 1305 no such procedure
