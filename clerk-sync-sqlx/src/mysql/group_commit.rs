@@ -27,29 +27,36 @@
 //! id and per user, since its read foretells each row once; a user's next event waits for a
 //! later batch.
 //!
-//! Each slot keeps the connection it wrote on, detached from the pool, for the next write:
-//! taking one from the pool costs a round trip (sqlx checks every connection it hands out),
-//! which on the benchmark machine was a sixth of a lone webhook's write. A kept connection
-//! that turns out dead is dropped and the event written on a new one; writes are idempotent,
-//! so a repeat of one that did commit is answered as a duplicate. The pool may therefore have
-//! up to [`BATCHES_IN_FLIGHT`] more connections open than its `max_connections`; they close
-//! with the store, and are not kept once the pool is closed.
+//! Each slot keeps the connection it wrote on for the next write: taking one from the pool
+//! costs a round trip (sqlx checks every connection it hands out), which on the benchmark
+//! machine was a sixth of a lone webhook's write. A kept connection is checked the same way
+//! only after [`IDLE_CHECK`] unused, when the server may have closed it. One that turns out
+//! dead during a lone call is dropped and the call made again on a new one; writes are
+//! idempotent, so a repeat of one that did commit is answered as a duplicate. A batch whose
+//! connection fails falls back like any failed batch. The slots' connections are opened
+//! outside the pool, so the pool may have up to [`BATCHES_IN_FLIGHT`] more connections open
+//! than its `max_connections`; they close with the store, and are not kept once the pool is
+//! closed.
 //!
 //! The batch statements go as text, every value written as a hex string literal
 //! (`_utf8mb4 X'..'`), an integer, `NULL` or a time formatted here. None of those can change a
 //! statement's meaning whatever the value holds, and nothing needs preparing: a prepared
-//! statement per batch size would crowd out the connection's statement cache.
+//! statement per batch size would crowd out the connection's statement cache. Since the text
+//! holds the values, the slots' connections never log statements (sqlx logs each statement's
+//! text at `debug`, and a slow one at `warn`), and a batch's log lines carry only counts and
+//! error numbers.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use clerk_sync_core::store::{
     ClerkUserRecord, InboundApplied, InboundChange, NewLedgerEntry, StoreError, UpsertOutcome,
 };
 use futures_util::TryStreamExt;
-use sqlx::{Connection, Executor, MySqlConnection, MySqlPool, Row};
+use sqlx::{ConnectOptions, Connection, Executor, MySqlConnection, MySqlPool, Row};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -60,8 +67,13 @@ use crate::error::map_sqlx;
 const MAX_BATCH: usize = 32;
 
 /// Statement text per batch, above which a batch takes no more events: well below the
-/// servers' default `max_allowed_packet` (16 MiB on MariaDB, 64 MiB on MySQL 8).
+/// servers' default `max_allowed_packet` (16 MiB on MariaDB, 64 MiB on MySQL 8), and lowered
+/// to half of a smaller one the server reports.
 const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// How long a kept connection may sit unused before it is checked (a ping) before a write:
+/// the server closes idle connections (`wait_timeout`), and a restart closes them all.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
 
 /// Batches (or lone calls) in flight at once, per store. Two keep the server busy while one
 /// waits for its commit, and leave the batches large: on the benchmark machine, 16 webhooks
@@ -78,8 +90,16 @@ pub(super) struct InboundQueue {
     batched: AtomicU64,
     /// Batches that settled nothing and sent their events to run alone.
     fallbacks: AtomicU64,
-    /// Connections kept for the slots' writes, detached from the pool: at most one per slot.
-    spare: Mutex<Vec<MySqlConnection>>,
+    /// Connections kept for the slots' writes, outside the pool: at most one per slot.
+    spare: Mutex<Vec<Spare>>,
+    /// [`MAX_BATCH_BYTES`], or less if the server's `max_allowed_packet` is small.
+    batch_bytes: AtomicUsize,
+}
+
+/// A slot's connection between writes.
+struct Spare {
+    conn: MySqlConnection,
+    idle_since: Instant,
 }
 
 impl std::fmt::Debug for InboundQueue {
@@ -169,6 +189,7 @@ impl InboundQueue {
             batched: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
             spare: Mutex::new(Vec::new()),
+            batch_bytes: AtomicUsize::new(MAX_BATCH_BYTES),
         }
     }
 
@@ -176,35 +197,66 @@ impl InboundQueue {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn spares(&self) -> MutexGuard<'_, Vec<MySqlConnection>> {
+    fn spares(&self) -> MutexGuard<'_, Vec<Spare>> {
         self.spare.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection for a slot's writes: a kept one, or a new one from the pool (which checks
-    /// it first) and the second value `false`.
+    /// A connection for a slot's writes: a kept one (the second value `true`), or a new one.
     async fn connection(&self, pool: &MySqlPool) -> Result<(MySqlConnection, bool), sqlx::Error> {
         if pool.is_closed() {
             self.spares().clear();
             return Err(sqlx::Error::PoolClosed);
         }
-        if let Some(conn) = self.spares().pop() {
+        let spare = self.spares().pop();
+        if let Some(Spare {
+            mut conn,
+            idle_since,
+        }) = spare
+            && (idle_since.elapsed() < IDLE_CHECK || conn.ping().await.is_ok())
+        {
             return Ok((conn, true));
         }
-        Ok((pool.acquire().await?.detach(), false))
+        Ok((self.open(pool).await?, false))
+    }
+
+    /// A new connection for a slot, with the pool's connect options and timeout but without
+    /// statement logging: batch statements hold values in their text. The pool's
+    /// `after_connect` does not run; nothing the store sends depends on session settings (its
+    /// transactions set their isolation level, and its times carry no zone).
+    async fn open(&self, pool: &MySqlPool) -> Result<MySqlConnection, sqlx::Error> {
+        let options = (*pool.connect_options())
+            .clone()
+            .disable_statement_logging();
+        let mut conn = tokio::time::timeout(
+            pool.options().get_acquire_timeout(),
+            MySqlConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        let packet: i64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
+            .fetch_one(&mut conn)
+            .await?;
+        let half = usize::try_from(packet / 2).unwrap_or(MAX_BATCH_BYTES);
+        self.batch_bytes
+            .store(half.min(MAX_BATCH_BYTES), Ordering::Relaxed);
+        Ok(conn)
     }
 
     /// Keeps `conn` for the next write, unless the pool was closed or enough are kept.
     fn keep(&self, pool: &MySqlPool, conn: MySqlConnection) {
         let mut spare = self.spares();
         if !pool.is_closed() && spare.len() < BATCHES_IN_FLIGHT {
-            spare.push(conn);
+            spare.push(Spare {
+                conn,
+                idle_since: Instant::now(),
+            });
         }
     }
 
     /// One event through the procedure on a slot's connection. A kept connection that fails
-    /// as a connection (the server closed it while it was idle, or restarted) is dropped and
-    /// the call made once more on a checked one from the pool: safe, since a repeat of an
-    /// event that did commit is answered as a duplicate.
+    /// as a connection (the server closed it, or restarted) is dropped and the call made once
+    /// more on a new one: safe, since a repeat of an event that did commit is answered as a
+    /// duplicate.
     async fn call(
         &self,
         pool: &MySqlPool,
@@ -215,7 +267,7 @@ impl InboundQueue {
         let (mut conn, kept) = self.connection(pool).await.map_err(map_sqlx)?;
         let mut result = call_apply_inbound_on(&mut conn, e, change, now).await;
         if kept && matches!(result, Err(StoreError::Unavailable(_))) {
-            conn = pool.acquire().await.map_err(map_sqlx)?.detach();
+            conn = self.open(pool).await.map_err(map_sqlx)?;
             result = call_apply_inbound_on(&mut conn, e, change, now).await;
         }
         if !matches!(result, Err(StoreError::Unavailable(_))) {
@@ -227,7 +279,7 @@ impl InboundQueue {
     /// Closes the kept connections; the caller has closed the pool, so none is kept after.
     pub(super) async fn close(&self) {
         let spare = std::mem::take(&mut *self.spares());
-        for conn in spare {
+        for Spare { conn, .. } in spare {
             let _ = conn.close().await;
         }
     }
@@ -296,6 +348,7 @@ impl InboundQueue {
         let mut batch = Vec::new();
         let mut svix_ids = HashSet::new();
         let mut users = HashSet::new();
+        let max_bytes = self.batch_bytes.load(Ordering::Relaxed);
         let mut bytes = 0usize;
         let mut i = 0;
         while i < waiting.len() && batch.len() < MAX_BATCH {
@@ -305,7 +358,7 @@ impl InboundQueue {
                 continue;
             }
             let cost = job.event.statement_bytes();
-            if !batch.is_empty() && bytes + cost > MAX_BATCH_BYTES {
+            if !batch.is_empty() && bytes + cost > max_bytes {
                 break;
             }
             let svix_id = key(&job.event.svix_id).to_owned();
@@ -341,19 +394,22 @@ impl InboundQueue {
             }
             Err(error) => {
                 self.fallbacks.fetch_add(1, Ordering::Relaxed);
-                // A surprise is a race another delivery won, part of normal operation; a
-                // database error will also reach the events' own calls.
-                if matches!(error, BatchError::Surprise) {
+                // A surprise is a race another delivery won, and a deadlock or lock wait
+                // timeout one the database settled: both part of normal operation under
+                // concurrent deliveries. Another database error will also reach the events'
+                // own calls.
+                if error.is_race() {
                     tracing::debug!(
                         events = batch.len(),
                         reason = error.reason(),
+                        error_number = error.number(),
                         "clerk-sync: inbound batch rolled back; its events run one by one"
                     );
                 } else {
                     tracing::warn!(
                         events = batch.len(),
                         reason = error.reason(),
-                        sqlstate = error.sqlstate().as_deref(),
+                        error_number = error.number(),
                         "clerk-sync: inbound batch failed; its events run one by one"
                     );
                 }
@@ -402,17 +458,37 @@ impl BatchError {
     fn reason(&self) -> &'static str {
         match self {
             BatchError::Surprise => "a row changed since the batch read it",
+            BatchError::Sql(err) if is_lock_conflict(err) => "deadlock or lock wait timeout",
             BatchError::Sql(_) => "database error",
         }
     }
 
-    /// The SQLSTATE of a database error: a code, never a value.
-    fn sqlstate(&self) -> Option<String> {
+    /// Whether another transaction caused this: a row it changed, or locks it held.
+    fn is_race(&self) -> bool {
         match self {
-            BatchError::Sql(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
+            BatchError::Surprise => true,
+            BatchError::Sql(err) => is_lock_conflict(err),
+        }
+    }
+
+    /// The server's error number (`1213`, `1153`, ...): a code, never a value.
+    fn number(&self) -> Option<u16> {
+        match self {
+            BatchError::Sql(sqlx::Error::Database(db)) => db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|my| my.number()),
             _ => None,
         }
     }
+}
+
+/// 1213 deadlock, 1205 lock wait timeout.
+fn is_lock_conflict(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|my| matches!(my.number(), 1205 | 1213))
 }
 
 impl From<sqlx::Error> for BatchError {
@@ -444,6 +520,10 @@ impl InboundQueue {
             return Err(BatchError::Sql(sqlx::Error::PoolClosed));
         };
         let settled = settle(conn, events).await;
+        if matches!(&settled, Err(BatchError::Sql(err)) if crate::error::is_unavailable(err)) {
+            // The connection (or the server) failed: dropping `batch` closes it.
+            return settled;
+        }
         let end = if settled.is_ok() {
             "COMMIT"
         } else {

@@ -3,6 +3,7 @@
 //! event by event, and must settle nothing when a row changed between its read and its writes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clerk_sync_core::store::{Tombstone, TombstoneOutcome};
 use sqlx::mysql::MySqlPoolOptions;
@@ -662,16 +663,7 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
         answer.expect("first call"),
         Some(InboundApplied::Upsert(UpsertOutcome::Inserted))
     );
-    let mut kept = queue.spares().pop().expect("the call kept its connection");
-    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
-        .fetch_one(&mut kept)
-        .await
-        .expect("connection id");
-    queue.spares().push(kept);
-    sqlx::query(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
-        .execute(&db.pool)
-        .await
-        .expect("kill");
+    kill_kept_connection(&queue, &db.pool).await;
 
     let second = event(
         "msg_k2",
@@ -704,5 +696,196 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
         "{answer:?}"
     );
     assert!(queue.spares().is_empty());
+    db.drop_database().await;
+}
+
+/// Kills the connection a slot kept, from another connection, and waits until the server has
+/// closed it.
+async fn kill_kept_connection(queue: &InboundQueue, pool: &MySqlPool) {
+    let mut kept = queue.spares().pop().expect("a kept connection");
+    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut kept.conn)
+        .await
+        .expect("connection id");
+    queue.spares().push(kept);
+    sqlx::query(sqlx::AssertSqlSafe(format!("KILL CONNECTION {id}")))
+        .execute(pool)
+        .await
+        .expect("kill");
+    for _ in 0..100 {
+        let alive: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .expect("processlist");
+        if alive == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("connection {id} is still open after KILL");
+}
+
+fn two_new_users(tag: &str) -> Vec<QueuedEvent> {
+    (1..=2)
+        .map(|n| {
+            event(
+                &format!("msg_{tag}{n}"),
+                InboundChange::Upsert(record(&format!("user_{tag}{n}"), 1, None, false)),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_on_a_dead_kept_connection_is_not_kept_and_a_long_idle_one_is_checked() {
+    let Some(db) = Db::fresh("a_batch_on_a_dead_kept_connection").await else {
+        return;
+    };
+    let queue = InboundQueue::new();
+    let inserted = Some(InboundApplied::Upsert(UpsertOutcome::Inserted));
+    let events = two_new_users("a");
+    let batch: Vec<&QueuedEvent> = events.iter().collect();
+    assert_eq!(
+        queue
+            .run_batch(&db.pool, &batch)
+            .await
+            .expect("first batch"),
+        [inserted, inserted]
+    );
+
+    // Killed while recently used: the batch fails as a connection failure (its events would
+    // then run alone), and the dead connection is not kept.
+    kill_kept_connection(&queue, &db.pool).await;
+    let events = two_new_users("b");
+    let batch: Vec<&QueuedEvent> = events.iter().collect();
+    let failed = queue.run_batch(&db.pool, &batch).await;
+    assert!(
+        matches!(&failed, Err(BatchError::Sql(err)) if crate::error::is_unavailable(err)),
+        "{failed:?}"
+    );
+    assert!(queue.spares().is_empty(), "the dead connection is dropped");
+    assert_eq!(
+        queue
+            .run_batch(&db.pool, &batch)
+            .await
+            .expect("on a new connection"),
+        [inserted, inserted]
+    );
+
+    // Killed after sitting idle past IDLE_CHECK: the ping finds it dead before the batch
+    // uses it, and the batch runs on a new connection.
+    kill_kept_connection(&queue, &db.pool).await;
+    for spare in queue.spares().iter_mut() {
+        spare.idle_since -= IDLE_CHECK;
+    }
+    let events = two_new_users("c");
+    let batch: Vec<&QueuedEvent> = events.iter().collect();
+    assert_eq!(
+        queue
+            .run_batch(&db.pool, &batch)
+            .await
+            .expect("checked first"),
+        [inserted, inserted]
+    );
+    assert_eq!(queue.spares().len(), 1, "the new connection is kept");
+    db.drop_database().await;
+}
+
+/// Every event any thread sends, with its fields as text.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Captured {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                let _ = write!(self.0, " {}={v:?}", field.name());
+            }
+        }
+        let mut text = Text(event.metadata().target().to_owned());
+        event.record(&mut text);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(text.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn batch_statements_never_reach_the_log() {
+    let Some(db) = Db::fresh("batch_statements_never_reach_the_log").await else {
+        return;
+    };
+    const SECRET: &str = "zebra-secret-4242";
+    let hex: String = SECRET.bytes().map(|b| format!("{b:02x}")).collect();
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(captured.clone());
+
+    // The capture sees sqlx's statement log: a pool connection logs its statement's text.
+    // Another test thread registering one of the same callsites while this subscriber was
+    // being set can leave a stale "nobody listens" cached for it; rebuilding the cache after
+    // a miss settles that, as nothing else in this binary sets a subscriber.
+    let logged = |needle: &str| {
+        let lines = captured.0.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.iter().any(|line| line.contains(needle))
+    };
+    let mut control_seen = false;
+    for _ in 0..10 {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 'control-{SECRET}'")))
+            .execute(&db.pool)
+            .await
+            .expect("control");
+        control_seen = logged(&format!("control-{SECRET}"));
+        if control_seen {
+            break;
+        }
+        tracing::callsite::rebuild_interest_cache();
+    }
+    assert!(control_seen, "the capture works");
+    captured
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+
+    let queue = InboundQueue::new();
+    let events: Vec<QueuedEvent> = (1..=3)
+        .map(|n| {
+            let mut r = record(&format!("user_s{n}"), 1, Some("s@example.com"), false);
+            r.first_name = Some(format!("{SECRET} {n}"));
+            event(&format!("msg_s{n}"), InboundChange::Upsert(r))
+        })
+        .collect();
+    let batch: Vec<&QueuedEvent> = events.iter().collect();
+    let outcomes = queue.run_batch(&db.pool, &batch).await.expect("batch");
+    assert!(outcomes.iter().all(Option::is_some), "{outcomes:?}");
+    // And a lone call on the slot's kept connection.
+    let lone = event(
+        "msg_s_lone",
+        InboundChange::Upsert(record(
+            "user_s_lone",
+            1,
+            Some("zebra-secret-4242@example.com"),
+            false,
+        )),
+    );
+    queue
+        .call(&db.pool, &lone.entry(), &lone.change, lone.now)
+        .await
+        .expect("lone call");
+    assert!(!logged(SECRET) && !logged(&hex), "{:?}", captured.0.lock());
     db.drop_database().await;
 }
