@@ -133,7 +133,10 @@ impl SqlxStore {
     /// A store on an existing pool: a `PgPool`, `SqlitePool` or `MySqlPool`.
     ///
     /// The pool is used as configured. For SQLite, use WAL and a busy timeout as
-    /// [`SqlxStore::connect`] does; the store serializes its own writes within the process.
+    /// [`SqlxStore::connect`] does; the store serializes its own writes within the process. On
+    /// MySQL/MariaDB the store also opens up to two connections of its own for batched inbound
+    /// writes, with the pool's connect options (TLS, credentials) but statement logging off and
+    /// without the pool's `after_connect`; nothing the store sends depends on session settings.
     pub fn from_pool(pool: impl Into<DialectPool>) -> SqlxStore {
         let inner = match pool.into() {
             #[cfg(feature = "postgres")]
@@ -187,9 +190,10 @@ impl SqlxStore {
         }
     }
 
-    /// Close the pool: wait for checked-out connections to come back, then close them all
-    /// (on SQLite and MySQL/MariaDB, the connections the store keeps for writes too). Operations afterwards fail
-    /// with [`StoreError::Unavailable`].
+    /// Close the pool: wait for checked-out connections to come back, then close them all.
+    /// On SQLite and MySQL/MariaDB the connections the store keeps for writes are closed too:
+    /// SQLite's writer once its write ends; on MySQL/MariaDB the idle ones at once, and one in
+    /// use as its write ends. Operations afterwards fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         match &self.inner {
             #[cfg(feature = "postgres")]
