@@ -295,9 +295,7 @@ impl InboundQueue {
         let mut slot = self.slots.try_acquire().ok();
         if slot.is_some() && self.lock().is_empty() {
             // Nothing to combine with: one CALL, as if there were no queue.
-            let result = self.call(pool, e, change, now).await;
-            drop(slot);
-            return result;
+            return self.call(pool, e, change, now).await;
         }
         let id = self.next_job.fetch_add(1, Ordering::Relaxed);
         let (reply, mut answer) = oneshot::channel();
@@ -330,9 +328,7 @@ impl InboundQueue {
                 && job.id == id
             {
                 // Only this event was waiting: run it here, without a channel hop.
-                let result = self.call(pool, e, change, now).await;
-                drop(permit);
-                return result;
+                return self.call(pool, e, change, now).await;
             }
             self.lead(pool, batch).await;
             drop(permit);
@@ -510,18 +506,13 @@ impl InboundQueue {
         pool: &MySqlPool,
         events: &[&QueuedEvent],
     ) -> Result<Vec<Option<InboundApplied>>, BatchError> {
-        let (conn, _) = self.connection(pool).await?;
-        let mut batch = OpenTransaction {
-            queue: self,
-            pool,
-            conn: Some(conn),
-        };
-        let Some(conn) = batch.conn.as_mut() else {
-            return Err(BatchError::Sql(sqlx::Error::PoolClosed));
-        };
-        let settled = settle(conn, events).await;
+        // The transaction begins inside the batch's first query, to save a round trip, so
+        // sqlx does not track it: the connection is kept only once COMMIT or ROLLBACK has
+        // ended it. On every other way out (an error, or the task cancelled at an await) it is
+        // dropped, which closes it, and the server rolls the transaction back.
+        let (mut conn, _) = self.connection(pool).await?;
+        let settled = settle(&mut conn, events).await;
         if matches!(&settled, Err(BatchError::Sql(err)) if crate::error::is_unavailable(err)) {
-            // The connection (or the server) failed: dropping `batch` closes it.
             return settled;
         }
         let end = if settled.is_ok() {
@@ -530,33 +521,12 @@ impl InboundQueue {
             "ROLLBACK"
         };
         match conn.execute(end).await {
-            Ok(_) => batch.finish(),
+            Ok(_) => self.keep(pool, conn),
             Err(err) if settled.is_ok() => return Err(err.into()),
             // The batch failed already; a connection that cannot roll back is closed instead.
             Err(_) => {}
         }
         settled
-    }
-}
-
-/// A batch's connection, in a transaction that sqlx does not track: it began inside the
-/// batch's first multi-statement query, to save a round trip. Unless [`finish`] says the
-/// transaction ended, dropping this drops the connection, which closes it (the server then
-/// rolls back) instead of keeping it; that includes a batch whose task is cancelled.
-///
-/// [`finish`]: OpenTransaction::finish
-struct OpenTransaction<'q> {
-    queue: &'q InboundQueue,
-    pool: &'q MySqlPool,
-    conn: Option<MySqlConnection>,
-}
-
-impl OpenTransaction<'_> {
-    /// The transaction ended: the connection can be kept.
-    fn finish(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.queue.keep(self.pool, conn);
-        }
     }
 }
 

@@ -607,42 +607,60 @@ async fn ledger_row_is_free(pool: &MySqlPool, svix_id: &str) -> bool {
 }
 
 #[tokio::test]
-async fn an_unfinished_batch_transaction_is_never_kept() {
-    let Some(db) = Db::fresh("an_unfinished_batch_transaction_is_never_kept").await else {
+async fn a_batch_cancelled_part_way_keeps_no_connection_and_no_lock() {
+    let Some(db) = Db::fresh("a_batch_cancelled_part_way_keeps_no_connection").await else {
         return;
     };
     let queue = InboundQueue::new();
-    let (mut conn, kept) = queue.connection(&db.pool).await.expect("connection");
-    assert!(!kept, "nothing is kept before the first write");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "{BEGIN}; INSERT INTO clerk_webhook_events (svix_id, event_type, received_at, payload) \
-         VALUES ('msg_open', 'session.created', '2026-03-01 12:00:00', '{{}}')"
-    )))
-    .execute_many(&mut conn)
-    .try_collect::<Vec<_>>()
-    .await
-    .expect("begin and write");
-    // As a batch whose task is cancelled between its writes and its commit.
-    drop(OpenTransaction {
-        queue: &queue,
-        pool: &db.pool,
-        conn: Some(conn),
-    });
-    assert!(queue.spares().is_empty(), "the connection was not kept");
-    assert!(
-        ledger_row_is_free(&db.pool, "msg_open").await,
-        "its transaction is gone: the row it wrote is neither committed nor locked"
+    let inserted = Some(InboundApplied::Upsert(UpsertOutcome::Inserted));
+    let events = two_new_users("a");
+    let batch: Vec<&QueuedEvent> = events.iter().collect();
+    assert_eq!(
+        queue
+            .run_batch(&db.pool, &batch)
+            .await
+            .expect("first batch"),
+        [inserted, inserted]
+    );
+    assert_eq!(
+        queue.spares().len(),
+        1,
+        "a finished batch keeps its connection"
     );
 
-    // A finished one is kept for the next write.
-    let (conn, _) = queue.connection(&db.pool).await.expect("connection");
-    OpenTransaction {
-        queue: &queue,
-        pool: &db.pool,
-        conn: Some(conn),
-    }
-    .finish();
-    assert_eq!(queue.spares().len(), 1);
+    // Another transaction holds the key of the batch's second new user, so the batch's
+    // INSERT waits inside its transaction until the task is cancelled there.
+    let mut blocker = db.pool.acquire().await.expect("connection");
+    blocker.execute("START TRANSACTION").await.expect("begin");
+    blocker
+        .execute(
+            "INSERT INTO clerk_users (clerk_id, sync_status, created_at, updated_at) \
+             VALUES ('user_b2', 'synced', '2026-03-01 12:00:00', '2026-03-01 12:00:00')",
+        )
+        .await
+        .expect("hold user_b2");
+    let events = two_new_users("b");
+    let batch: Vec<&QueuedEvent> = events.iter().collect();
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        queue.run_batch(&db.pool, &batch),
+    )
+    .await;
+    assert!(
+        cancelled.is_err(),
+        "the batch waited on the lock: {cancelled:?}"
+    );
+    assert!(
+        queue.spares().is_empty(),
+        "a connection inside an open transaction is not kept"
+    );
+    blocker.execute("ROLLBACK").await.expect("release");
+    drop(blocker);
+    assert!(
+        ledger_row_is_free(&db.pool, "msg_b1").await,
+        "the cancelled batch's transaction is gone: its rows are neither committed nor locked"
+    );
+    assert_eq!(user_version(&db.pool, "user_b1").await, None);
     db.drop_database().await;
 }
 
