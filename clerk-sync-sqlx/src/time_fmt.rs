@@ -4,10 +4,14 @@
 //! UTC) before it is written: a value read back then equals the value written, whatever the
 //! dialect. SQLite has no time type; there times are TEXT in one fixed-width RFC 3339 form,
 //! `2026-11-22T05:44:37.123456Z`, so that comparing the text (`<=` in claims, prune, leases)
-//! compares the instants.
+//! compares the instants. MySQL's `DATETIME(6)` holds UTC; the store binds it as a parameter,
+//! except in the statement text of group commit, which writes it as a literal.
 
 use clerk_sync_core::store::StoreError;
-use time::{OffsetDateTime, UtcOffset, format_description::FormatItem, macros::format_description};
+use time::{
+    OffsetDateTime, PrimitiveDateTime, UtcOffset, format_description::FormatItem,
+    macros::format_description,
+};
 
 /// `t` in UTC, truncated to the microsecond.
 pub(crate) fn micros(t: OffsetDateTime) -> OffsetDateTime {
@@ -32,6 +36,18 @@ pub(crate) fn to_text(t: OffsetDateTime) -> String {
     micros(t)
         .format(TEXT_FORMAT)
         .unwrap_or_else(|_| "9999-12-31T23:59:59.999999Z".to_owned())
+}
+
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+const MYSQL_LITERAL_FORMAT: &[FormatItem<'static>] =
+    format_description!("'[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]'");
+
+/// `t` as a MySQL `DATETIME(6)` string literal, quotes included: digits and separators only,
+/// so it can go into statement text whatever the time.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+pub(crate) fn to_mysql_literal(t: PrimitiveDateTime) -> String {
+    t.format(MYSQL_LITERAL_FORMAT)
+        .unwrap_or_else(|_| "'9999-12-31 23:59:59.999999'".to_owned())
 }
 
 /// Parse a stored SQLite time; any RFC 3339 form is accepted (a row written by another tool).
@@ -60,6 +76,14 @@ mod tests {
         assert_eq!(tc, "2026-01-02T01:04:05.000001Z");
         assert!(tc < ta && ta < tb);
         assert_eq!(from_text(&tb, "t").unwrap(), b);
+    }
+
+    #[test]
+    fn mysql_literal_is_quoted_digits_and_separators() {
+        let t = datetime!(2026-03-01 12:00:00.123456);
+        assert_eq!(to_mysql_literal(t), "'2026-03-01 12:00:00.123456'");
+        let t = datetime!(0987-01-02 03:04:05);
+        assert_eq!(to_mysql_literal(t), "'0987-01-02 03:04:05.000000'");
     }
 
     #[test]

@@ -39,9 +39,9 @@
 //! closed.
 //!
 //! The batch statements go as text, every value written as a hex string literal
-//! (`_utf8mb4 X'..'`), an integer, `NULL` or a time formatted here. None of those can change a
-//! statement's meaning whatever the value holds, and nothing needs preparing: a prepared
-//! statement per batch size would crowd out the connection's statement cache. Since the text
+//! (`_utf8mb4 X'..'`), an integer, `NULL` or a `DATETIME` literal of digits. None of those can
+//! change a statement's meaning whatever the value holds, and nothing needs preparing: a
+//! prepared statement per batch size would crowd out the connection's statement cache. Since the text
 //! holds the values, the slots' connections never log statements (sqlx logs each statement's
 //! text at `debug`, and a slow one at `warn`), and a batch's log lines carry only counts and
 //! error numbers.
@@ -62,6 +62,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::{BEGIN, GUARDED_OVERWRITE, call_apply_inbound, call_apply_inbound_on, dt};
 use crate::error::map_sqlx;
+use crate::time_fmt::to_mysql_literal;
 
 /// Events per batch.
 const MAX_BATCH: usize = 32;
@@ -728,11 +729,11 @@ impl Plan {
                 sql.push_str(", ");
                 opt_text(&mut sql, e.object_id.as_deref());
                 sql.push_str(", ");
-                datetime(&mut sql, dt(e.received_at));
+                sql.push_str(&to_mysql_literal(dt(e.received_at)));
                 sql.push_str(", ");
                 text(&mut sql, &e.payload);
                 sql.push_str(", ");
-                datetime(&mut sql, e.now);
+                sql.push_str(&to_mysql_literal(e.now));
                 sql.push_str(", ");
                 text(&mut sql, outcome);
                 sql.push(')');
@@ -796,9 +797,10 @@ fn user_rows(sql: &mut String, events: &[&QueuedEvent], rows: &[usize]) {
             sql.push_str(", ");
         }
         let _ = write!(sql, "{}, 'synced', ", r.clerk_updated_at);
-        datetime(sql, e.now);
+        let now = to_mysql_literal(e.now);
+        sql.push_str(&now);
         sql.push_str(", ");
-        datetime(sql, e.now);
+        sql.push_str(&now);
         sql.push(')');
     }
 }
@@ -830,21 +832,6 @@ fn opt_text(sql: &mut String, s: Option<&str>) {
         Some(s) => text(sql, s),
         None => sql.push_str("NULL"),
     }
-}
-
-/// A `DATETIME(6)` literal; only digits and separators.
-fn datetime(sql: &mut String, t: PrimitiveDateTime) {
-    let _ = write!(
-        sql,
-        "'{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}'",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    );
 }
 
 #[cfg(test)]

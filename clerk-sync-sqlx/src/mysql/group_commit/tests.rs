@@ -546,7 +546,7 @@ fn literals_are_hex_digits_whatever_the_value() {
     let mut sql = String::new();
     opt_text(&mut sql, None);
     sql.push(' ');
-    datetime(&mut sql, NOW);
+    sql.push_str(&to_mysql_literal(NOW));
     assert_eq!(sql, "NULL '2026-03-01 12:00:00.123456'");
 }
 
