@@ -22,14 +22,7 @@ impl MigrationName for CreateApplyInboundProcedure {
 #[async_trait::async_trait]
 impl MigrationTrait for CreateApplyInboundProcedure {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::MySql {
-            return Ok(());
-        }
-        manager
-            .get_connection()
-            .execute_unprepared(clerk_sync_sqlx::migrator::MYSQL_APPLY_INBOUND_PROCEDURE)
-            .await
-            .map(|_| ())
+        create_procedure(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -42,4 +35,18 @@ impl MigrationTrait for CreateApplyInboundProcedure {
             .await
             .map(|_| ())
     }
+}
+
+/// On MySQL/MariaDB, (re)creates the procedure from clerk-sync-sqlx's current SQL, which drops
+/// any earlier one first; nothing on the other backends. Every migration of the procedure runs
+/// this.
+pub(super) async fn create_procedure(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::MySql {
+        return Ok(());
+    }
+    manager
+        .get_connection()
+        .execute_unprepared(clerk_sync_sqlx::migrator::MYSQL_APPLY_INBOUND_PROCEDURE)
+        .await
+        .map(|_| ())
 }

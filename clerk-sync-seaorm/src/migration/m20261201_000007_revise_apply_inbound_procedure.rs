@@ -1,4 +1,4 @@
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::DbErr;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 /// On MySQL/MariaDB, replaces `clerk_sync_apply_inbound` with clerk-sync-sqlx's revision
@@ -22,14 +22,7 @@ impl MigrationName for ReviseApplyInboundProcedure {
 #[async_trait::async_trait]
 impl MigrationTrait for ReviseApplyInboundProcedure {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::MySql {
-            return Ok(());
-        }
-        manager
-            .get_connection()
-            .execute_unprepared(clerk_sync_sqlx::migrator::MYSQL_APPLY_INBOUND_PROCEDURE)
-            .await
-            .map(|_| ())
+        super::m20261122_000006_create_apply_inbound_procedure::create_procedure(manager).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
