@@ -137,6 +137,14 @@ fn event(svix_id: &str, change: InboundChange) -> QueuedEvent {
     }
 }
 
+/// An upsert of `clerk_id` at `version`, with no email.
+fn upsert(svix_id: &str, clerk_id: &str, version: i64) -> QueuedEvent {
+    event(
+        svix_id,
+        InboundChange::Upsert(record(clerk_id, version, None, false)),
+    )
+}
+
 async fn call(pool: &MySqlPool, e: &QueuedEvent) -> Option<InboundApplied> {
     call_apply_inbound(pool, &e.entry(), &e.change, e.now)
         .await
@@ -147,22 +155,10 @@ async fn call(pool: &MySqlPool, e: &QueuedEvent) -> Option<InboundApplied> {
 /// one, a tombstone, a processed svix id, an unprocessed ledger row and a local row to link.
 async fn seed(pool: &MySqlPool) {
     for e in [
-        event(
-            "seed_old",
-            InboundChange::Upsert(record("user_old", 100, None, false)),
-        ),
-        event(
-            "seed_newer",
-            InboundChange::Upsert(record("user_newer", 300, None, false)),
-        ),
-        event(
-            "seed_pending",
-            InboundChange::Upsert(record("user_pending", 100, None, false)),
-        ),
-        event(
-            "seed_tomb",
-            InboundChange::Upsert(record("user_tomb", 100, None, false)),
-        ),
+        upsert("seed_old", "user_old", 100),
+        upsert("seed_newer", "user_newer", 300),
+        upsert("seed_pending", "user_pending", 100),
+        upsert("seed_tomb", "user_tomb", 100),
         event(
             "seed_tomb_del",
             InboundChange::Tombstone(Tombstone::new("user_tomb", RECEIVED)),
@@ -205,30 +201,12 @@ fn every_case() -> Vec<QueuedEvent> {
             "msg_old",
             InboundChange::Upsert(record("user_old", 200, Some("old@example.com"), false)),
         ),
-        event(
-            "msg_newer",
-            InboundChange::Upsert(record("user_newer", 200, None, false)),
-        ),
-        event(
-            "msg_pending",
-            InboundChange::Upsert(record("user_pending", 200, None, false)),
-        ),
-        event(
-            "msg_tomb",
-            InboundChange::Upsert(record("user_tomb", 200, None, false)),
-        ),
-        event(
-            "msg_unversioned",
-            InboundChange::Upsert(record("user_unversioned", 200, None, false)),
-        ),
-        event(
-            "msg_done",
-            InboundChange::Upsert(record("user_done", 200, None, false)),
-        ),
-        event(
-            "msg_half",
-            InboundChange::Upsert(record("user_half", 200, None, false)),
-        ),
+        upsert("msg_newer", "user_newer", 200),
+        upsert("msg_pending", "user_pending", 200),
+        upsert("msg_tomb", "user_tomb", 200),
+        upsert("msg_unversioned", "user_unversioned", 200),
+        upsert("msg_done", "user_done", 200),
+        upsert("msg_half", "user_half", 200),
         event(
             "msg_link",
             InboundChange::Upsert(record("user_link", 200, Some("link@example.com"), true)),
@@ -351,80 +329,40 @@ async fn a_row_changed_since_the_read_rolls_the_batch_back() {
     let Some(db) = Db::fresh("a_row_changed_since_the_read_rolls_the_batch_back").await else {
         return;
     };
-    call(
-        &db.pool,
-        &event(
-            "seed",
-            InboundChange::Upsert(record("user_known", 1, None, false)),
+    call(&db.pool, &upsert("seed", "user_known", 1)).await;
+    let bystander = || upsert("msg_by", "user_by", 5);
+    let cases = [
+        (
+            "foretold an insert; another delivery inserted the user first",
+            upsert("msg_a", "user_new", 2),
+            upsert("other_a", "user_new", 1),
+            InboundApplied::Upsert(UpsertOutcome::Inserted),
         ),
-    )
-    .await;
-    let bystander = || {
-        event(
-            "msg_by",
-            InboundChange::Upsert(record("user_by", 5, None, false)),
-        )
-    };
-
-    // Foretold an insert; another delivery inserted the user first.
-    let (written, other) = write_after(
-        &db,
-        &[
+        (
+            "foretold an update; a newer version arrived first",
+            upsert("msg_b", "user_known", 2),
+            upsert("other_b", "user_known", 3),
+            InboundApplied::Upsert(UpsertOutcome::Updated),
+        ),
+        (
+            "foretold an update; the user was deleted first",
+            upsert("msg_c", "user_known", 4),
             event(
-                "msg_a",
-                InboundChange::Upsert(record("user_new", 2, None, false)),
+                "other_c",
+                InboundChange::Tombstone(Tombstone::new("user_known", RECEIVED)),
             ),
-            bystander(),
-        ],
-        &event(
-            "other_a",
-            InboundChange::Upsert(record("user_new", 1, None, false)),
+            InboundApplied::Tombstone(TombstoneOutcome::Deleted),
         ),
-    )
-    .await;
-    assert_eq!(other, Some(InboundApplied::Upsert(UpsertOutcome::Inserted)));
-    assert!(matches!(written, Err(BatchError::Surprise)), "{written:?}");
-
-    // Foretold an update; a newer version arrived first.
-    let (written, other) = write_after(
-        &db,
-        &[
-            event(
-                "msg_b",
-                InboundChange::Upsert(record("user_known", 2, None, false)),
-            ),
-            bystander(),
-        ],
-        &event(
-            "other_b",
-            InboundChange::Upsert(record("user_known", 3, None, false)),
-        ),
-    )
-    .await;
-    assert_eq!(other, Some(InboundApplied::Upsert(UpsertOutcome::Updated)));
-    assert!(matches!(written, Err(BatchError::Surprise)), "{written:?}");
-
-    // Foretold an update; the user was deleted first.
-    let (written, other) = write_after(
-        &db,
-        &[
-            event(
-                "msg_c",
-                InboundChange::Upsert(record("user_known", 4, None, false)),
-            ),
-            bystander(),
-        ],
-        &event(
-            "other_c",
-            InboundChange::Tombstone(Tombstone::new("user_known", RECEIVED)),
-        ),
-    )
-    .await;
-    assert_eq!(
-        other,
-        Some(InboundApplied::Tombstone(TombstoneOutcome::Deleted))
-    );
-    assert!(matches!(written, Err(BatchError::Surprise)), "{written:?}");
+    ];
+    for (case, foretold, meanwhile, meanwhile_outcome) in cases {
+        let batch = [foretold, bystander()];
+        let (written, other) = write_after(&db, &batch, &meanwhile).await;
+        assert_eq!(other, Some(meanwhile_outcome), "{case}");
+        assert!(
+            matches!(written, Err(BatchError::Surprise)),
+            "{case}: {written:?}"
+        );
+    }
 
     // Nothing of the three batches is left: not the bystander, not their ledger rows.
     assert_eq!(user_version(&db.pool, "user_by").await, None);
@@ -443,13 +381,7 @@ async fn a_row_changed_since_the_read_rolls_the_batch_back() {
     );
 
     // Read again, the same events settle.
-    let retry = [
-        event(
-            "msg_a",
-            InboundChange::Upsert(record("user_new", 2, None, false)),
-        ),
-        bystander(),
-    ];
+    let retry = [upsert("msg_a", "user_new", 2), bystander()];
     let refs: Vec<&QueuedEvent> = retry.iter().collect();
     assert_eq!(
         InboundQueue::new()
@@ -670,10 +602,7 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
         return;
     };
     let queue = InboundQueue::new();
-    let first = event(
-        "msg_k1",
-        InboundChange::Upsert(record("user_k", 1, None, false)),
-    );
+    let first = upsert("msg_k1", "user_k", 1);
     let answer = queue
         .call(&db.pool, &first.entry(), &first.change, first.now)
         .await;
@@ -683,10 +612,7 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
     );
     kill_kept_connection(&queue, &db.pool).await;
 
-    let second = event(
-        "msg_k2",
-        InboundChange::Upsert(record("user_k", 2, None, false)),
-    );
+    let second = upsert("msg_k2", "user_k", 2);
     let answer = queue
         .call(&db.pool, &second.entry(), &second.change, second.now)
         .await;
@@ -702,10 +628,7 @@ async fn a_kept_connection_the_server_closed_is_replaced() {
 
     // After the pool closes, nothing is kept and writes fail as unavailable.
     db.pool.close().await;
-    let third = event(
-        "msg_k3",
-        InboundChange::Upsert(record("user_k", 3, None, false)),
-    );
+    let third = upsert("msg_k3", "user_k", 3);
     let answer = queue
         .call(&db.pool, &third.entry(), &third.change, third.now)
         .await;
@@ -747,12 +670,7 @@ async fn kill_kept_connection(queue: &InboundQueue, pool: &MySqlPool) {
 
 fn two_new_users(tag: &str) -> Vec<QueuedEvent> {
     (1..=2)
-        .map(|n| {
-            event(
-                &format!("msg_{tag}{n}"),
-                InboundChange::Upsert(record(&format!("user_{tag}{n}"), 1, None, false)),
-            )
-        })
+        .map(|n| upsert(&format!("msg_{tag}{n}"), &format!("user_{tag}{n}"), 1))
         .collect()
 }
 
