@@ -471,21 +471,24 @@ impl BatchError {
     /// The server's error number (`1213`, `1153`, ...): a code, never a value.
     fn number(&self) -> Option<u16> {
         match self {
-            BatchError::Sql(sqlx::Error::Database(db)) => db
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .map(|my| my.number()),
-            _ => None,
+            BatchError::Sql(err) => server_error_number(err),
+            BatchError::Surprise => None,
         }
     }
 }
 
-/// 1213 deadlock, 1205 lock wait timeout.
+fn server_error_number(err: &sqlx::Error) -> Option<u16> {
+    match err {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .map(|my| my.number()),
+        _ => None,
+    }
+}
+
+/// A deadlock (which the store re-runs elsewhere too), or 1205, a lock wait timeout.
 fn is_lock_conflict(err: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = err else {
-        return false;
-    };
-    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|my| matches!(my.number(), 1205 | 1213))
+    crate::error::is_conflict(err) || server_error_number(err) == Some(1205)
 }
 
 impl From<sqlx::Error> for BatchError {
