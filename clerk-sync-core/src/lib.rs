@@ -4,7 +4,8 @@
 //! - [`webhook`]: verify Clerk webhooks (Svix / Standard Webhooks signatures), from HMAC states
 //!   keyed once per secret, with secret rotation and a bounded clock tolerance.
 //! - [`event`]: every Clerk event type as a typed Rust value, lenient about new fields.
-//! - [`jwt`]: validate Clerk session tokens from a PEM key or a JWKS, with key and token caches.
+//! - `jwt` (feature `jwt`, on by default): validate Clerk session tokens from a PEM key or a
+//!   JWKS, with key and token caches.
 //! - [`store`]: the storage traits a database implements; [`memory`] is the reference store.
 //! - [`sync`]: the engine that applies webhooks to the local user table, correct under
 //!   duplicated, reordered and concurrent delivery.
@@ -40,6 +41,7 @@
 #![warn(missing_docs)]
 
 pub mod event;
+#[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod memory;
 pub mod store;
