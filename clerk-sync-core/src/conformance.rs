@@ -37,26 +37,31 @@ use time::OffsetDateTime;
 
 use crate::store::{
     ClerkUserRecord, LocalChange, LocalUser, OutboxStore, SyncStatus, SyncStore, UserProfile,
+    UserStore,
 };
 
 mod history;
 mod ledger;
 mod outbox;
 mod runs;
+mod saturation;
 mod users;
 mod webhooks;
 
 pub use history::{concurrent_histories, permutation_property};
-pub use ledger::{apply_inbound_ledgers_and_dedupes, ledger_dedupe, ledger_prune};
+pub use ledger::{apply_inbound_ledgers_and_dedupes, ledger_dedupe, ledger_prune, ledger_recent};
 pub use outbox::{
-    outbox_claim_lease_expiry, outbox_claims_are_exclusive, outbox_complete, outbox_due_and_limit,
-    outbox_enqueue, outbox_fail_and_give_up, outbox_per_user_order,
+    outbox_claim_lease_expiry, outbox_claims_are_exclusive, outbox_complete,
+    outbox_dead_letters_revive, outbox_due_and_limit, outbox_due_count, outbox_enqueue,
+    outbox_fail_and_give_up, outbox_per_user_order, outbox_stale_claim_cannot_settle,
 };
 pub use runs::{lease_concurrent_acquire, lease_exclusive_and_expiry, run_log};
+pub use saturation::times_saturate;
 pub use users::{
-    apply_batch_follows_upsert_rules, counts_by_status, email_linking, email_linking_concurrent,
-    find_and_list_users, inbound_upsert_sync_status, link_clerk_id, record_sync_error,
-    scan_versions_pages, tombstones_are_terminal, user_round_trip, version_guard,
+    apply_batch_follows_upsert_rules, apply_batch_repeated_ids, counts_by_status, email_linking,
+    email_linking_concurrent, find_and_list_users, inbound_upsert_sync_status, link_clerk_id,
+    record_sync_error, scan_versions_byte_order, scan_versions_pages, tombstones_are_terminal,
+    user_round_trip, version_guard,
 };
 pub use webhooks::{
     webhook_concurrent_deliveries, webhook_hooks_rerun_until_processed,
@@ -66,10 +71,12 @@ pub use webhooks::{
 /// Something that makes a fresh, empty store each time it is called.
 ///
 /// Implemented for every `Fn() -> impl Future<Output = S>`, e.g. `|| async { MyStore::new() }`
-/// or `async || make_store().await`, and for references to those.
+/// or `async || make_store().await`, and for references to those. Each case names the store
+/// traits it needs: most need a whole [`SyncStore`], the inbound cases only an
+/// [`InboundStore`](crate::store::InboundStore).
 pub trait StoreFactory {
     /// The store type made.
-    type Store: SyncStore + 'static;
+    type Store: Send + Sync + 'static;
 
     /// A fresh, empty store, not shared with any store made before.
     fn make(&self) -> impl Future<Output = Self::Store>;
@@ -79,7 +86,7 @@ impl<F, Fut, S> StoreFactory for F
 where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
-    S: SyncStore + 'static,
+    S: Send + Sync + 'static,
 {
     type Store = S;
 
@@ -103,15 +110,18 @@ where
     inbound_upsert_sync_status(&factory).await;
     tombstones_are_terminal(&factory).await;
     apply_batch_follows_upsert_rules(&factory).await;
+    apply_batch_repeated_ids(&factory).await;
     email_linking(&factory).await;
     email_linking_concurrent(&factory).await;
     link_clerk_id(&factory).await;
     find_and_list_users(&factory).await;
     scan_versions_pages(&factory).await;
+    scan_versions_byte_order(&factory).await;
     counts_by_status(&factory).await;
     record_sync_error(&factory).await;
     ledger_dedupe(&factory).await;
     ledger_prune(&factory).await;
+    ledger_recent(&factory).await;
     apply_inbound_ledgers_and_dedupes(&factory).await;
     outbox_enqueue(&factory).await;
     outbox_claims_are_exclusive(&factory).await;
@@ -120,9 +130,13 @@ where
     outbox_due_and_limit(&factory).await;
     outbox_complete(&factory).await;
     outbox_fail_and_give_up(&factory).await;
+    outbox_stale_claim_cannot_settle(&factory).await;
+    outbox_dead_letters_revive(&factory).await;
+    outbox_due_count(&factory).await;
     lease_exclusive_and_expiry(&factory).await;
     lease_concurrent_acquire(&factory).await;
     run_log(&factory).await;
+    times_saturate(&factory).await;
     permutation_property(&factory).await;
     concurrent_histories(&factory).await;
     webhook_permutation_property(&factory).await;
@@ -152,15 +166,18 @@ macro_rules! store_conformance_tests {
             inbound_upsert_sync_status,
             tombstones_are_terminal,
             apply_batch_follows_upsert_rules,
+            apply_batch_repeated_ids,
             email_linking,
             email_linking_concurrent,
             link_clerk_id,
             find_and_list_users,
             scan_versions_pages,
+            scan_versions_byte_order,
             counts_by_status,
             record_sync_error,
             ledger_dedupe,
             ledger_prune,
+            ledger_recent,
             apply_inbound_ledgers_and_dedupes,
             outbox_enqueue,
             outbox_claims_are_exclusive,
@@ -169,9 +186,13 @@ macro_rules! store_conformance_tests {
             outbox_due_and_limit,
             outbox_complete,
             outbox_fail_and_give_up,
+            outbox_stale_claim_cannot_settle,
+            outbox_dead_letters_revive,
+            outbox_due_count,
             lease_exclusive_and_expiry,
             lease_concurrent_acquire,
             run_log,
+            times_saturate,
             permutation_property,
             concurrent_histories,
             webhook_permutation_property,
@@ -186,6 +207,42 @@ macro_rules! store_conformance_tests {
                 $crate::conformance::$case($factory).await;
             }
         )*
+    };
+}
+
+/// Expand to one `#[tokio::test]` per case that an inbound-only store can run: a store of the
+/// application's own tables that implements [`UserStore`], [`LedgerStore`] and
+/// [`InboundStore`](crate::store::InboundStore) but no outbox, lease or run log.
+///
+/// Cases that need local rows without a Clerk id (email linking) are left out: only the outbox
+/// creates those.
+///
+/// ```
+/// # use clerk_sync_core::memory::MemoryStore as MyInboundStore;
+/// clerk_sync_core::inbound_conformance_tests!(|| async { MyInboundStore::new() });
+/// # fn main() {}
+/// ```
+///
+/// [`LedgerStore`]: crate::store::LedgerStore
+#[macro_export]
+macro_rules! inbound_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@cases $factory;
+            user_round_trip,
+            version_guard,
+            tombstones_are_terminal,
+            apply_batch_repeated_ids,
+            scan_versions_byte_order,
+            record_sync_error,
+            ledger_dedupe,
+            ledger_prune,
+            ledger_recent,
+            permutation_property,
+            concurrent_histories,
+            webhook_permutation_property,
+            webhook_concurrent_deliveries,
+            webhook_hooks_rerun_until_processed,
+        );
     };
 }
 
@@ -267,7 +324,7 @@ impl Projection {
 }
 
 /// Every row (tombstones included) of `store`, projected, sorted by `clerk_id`.
-async fn snapshot<S: SyncStore + ?Sized>(store: &S) -> Vec<Projection> {
+async fn snapshot<S: UserStore + ?Sized>(store: &S) -> Vec<Projection> {
     let mut rows = Vec::new();
     let mut query = crate::store::UserQuery::new(500);
     query.include_deleted = true;
@@ -282,7 +339,7 @@ async fn snapshot<S: SyncStore + ?Sized>(store: &S) -> Vec<Projection> {
 }
 
 /// The row for `clerk_id`, which the case expects to exist.
-async fn must_get<S: SyncStore + ?Sized>(store: &S, clerk_id: &str) -> LocalUser {
+async fn must_get<S: UserStore + ?Sized>(store: &S, clerk_id: &str) -> LocalUser {
     store
         .get_user(clerk_id)
         .await
@@ -291,7 +348,7 @@ async fn must_get<S: SyncStore + ?Sized>(store: &S, clerk_id: &str) -> LocalUser
 }
 
 /// The row with local id `id`, which the case expects to exist.
-async fn must_get_by_id<S: SyncStore + ?Sized>(store: &S, id: i64) -> LocalUser {
+async fn must_get_by_id<S: UserStore + ?Sized>(store: &S, id: i64) -> LocalUser {
     store
         .get_user_by_id(id)
         .await

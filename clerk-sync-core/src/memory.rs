@@ -6,7 +6,7 @@
 //! survives a restart).
 //!
 //! All state sits behind one mutex, and every trait method (including the multi-step ones such as
-//! [`SyncStore::apply_inbound`] and [`OutboxStore::enqueue_local_change`]) runs under a single
+//! [`InboundStore::apply_inbound`] and [`OutboxStore::enqueue_local_change`]) runs under a single
 //! lock, which gives the same atomicity a SQL store gets from one transaction. The lock is never
 //! held across an `.await`.
 
@@ -19,10 +19,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::store::{
-    ClerkUserRecord, EnqueuedChange, InboundApplied, InboundChange, LeaseStore, LedgerEntry,
-    LedgerInsert, LedgerOutcome, LedgerStore, LocalChange, LocalUser, NewLedgerEntry, OutboxEntry,
-    OutboxStore, RunLogStore, StatusCounts, StoreError, SyncRun, SyncStatus, SyncStore, Tombstone,
-    TombstoneOutcome, UpsertOutcome, UserProfile, UserQuery, UserStore, UserVersion,
+    ClaimOutcome, ClerkUserRecord, DeadLetterQuery, EnqueuedChange, InboundApplied, InboundChange,
+    InboundStore, LeaseStore, LedgerEntry, LedgerInsert, LedgerOutcome, LedgerQuery, LedgerStore,
+    LocalChange, LocalUser, NewLedgerEntry, OutboxEntry, OutboxOperation, OutboxStore, RunLogStore,
+    StatusCounts, StoreError, SyncRun, SyncStatus, Tombstone, TombstoneOutcome, UpsertOutcome,
+    UserProfile, UserQuery, UserStore, UserVersion, new_claim_token, saturating_add,
 };
 
 /// The largest page [`UserStore::list_users`] returns, as documented on [`UserQuery::limit`].
@@ -101,14 +102,6 @@ struct State {
 struct Lease {
     holder: String,
     expires_at: OffsetDateTime,
-}
-
-/// `at + by`, saturating: a huge lease or TTL means "effectively forever", not a panic.
-fn later(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
-    time::Duration::try_from(by)
-        .ok()
-        .and_then(|by| at.checked_add(by))
-        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
 }
 
 fn parse_raw_json(raw: &str) -> Result<serde_json::Value, StoreError> {
@@ -237,23 +230,10 @@ impl State {
     }
 
     fn tombstone_user(&mut self, tombstone: &Tombstone, now: OffsetDateTime) -> TombstoneOutcome {
-        // The profile is erased, not kept: that makes the tombstone identical whether the
-        // delete arrived first, last or in between, and drops personal data Clerk has deleted.
         let erase = |user: &mut LocalUser| {
             user.clerk_id = Some(tombstone.clerk_id.clone());
-            user.email = None;
-            user.first_name = None;
-            user.last_name = None;
-            user.username = None;
-            user.image_url = None;
             user.external_id.clone_from(&tombstone.external_id);
-            user.public_metadata = None;
-            user.raw_json = None;
-            user.clerk_updated_at = None;
-            user.deleted_at = Some(tombstone.deleted_at);
-            user.sync_status = SyncStatus::Synced;
-            user.sync_error = None;
-            user.updated_at = now;
+            erase_profile(user, tombstone.deleted_at, now);
         };
         match self.user_by_clerk_id(&tombstone.clerk_id) {
             Some(user) if user.is_deleted() => TombstoneOutcome::AlreadyDeleted,
@@ -299,7 +279,7 @@ impl State {
                 processed_at: None,
                 outcome: None,
                 error: None,
-                payload: entry.payload.to_owned(),
+                payload: entry.payload.map(str::to_owned),
             },
         );
         LedgerInsert::Inserted
@@ -328,11 +308,52 @@ impl State {
         }
     }
 
-    fn outbox_entry_mut(&mut self, id: i64) -> Result<&mut OutboxEntry, StoreError> {
-        self.outbox.get_mut(&id).ok_or(StoreError::NotFound {
-            what: "outbox entry",
+    /// Entry `id` if `token` holds a live claim on it at `now`.
+    fn held_entry(
+        &mut self,
+        id: i64,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Option<&mut OutboxEntry> {
+        self.outbox.get_mut(&id).filter(|e| {
+            e.dead_at.is_none()
+                && e.claim_token.as_deref() == Some(token)
+                && e.claimed_until.is_some_and(|until| until > now)
         })
     }
+
+    /// The state of row `user_id` once nothing is in flight for it: `pending` while live
+    /// entries remain, `failed` while dead letters remain, otherwise `synced`.
+    fn settled_status(&self, user_id: i64) -> SyncStatus {
+        let mut status = SyncStatus::Synced;
+        for entry in self.outbox.values().filter(|e| e.user_id == user_id) {
+            if entry.is_dead() {
+                status = SyncStatus::Failed;
+            } else {
+                return SyncStatus::Pending;
+            }
+        }
+        status
+    }
+}
+
+/// Make `user` a tombstone deleted at `deleted_at`, keeping its ids.
+///
+/// The profile is erased, not kept: that makes the tombstone identical whether the delete
+/// arrived first, last or in between, and drops personal data Clerk has deleted.
+fn erase_profile(user: &mut LocalUser, deleted_at: OffsetDateTime, now: OffsetDateTime) {
+    user.email = None;
+    user.first_name = None;
+    user.last_name = None;
+    user.username = None;
+    user.image_url = None;
+    user.public_metadata = None;
+    user.raw_json = None;
+    user.clerk_updated_at = None;
+    user.deleted_at = Some(deleted_at);
+    user.sync_status = SyncStatus::Synced;
+    user.sync_error = None;
+    user.updated_at = now;
 }
 
 /// A row with no data yet, written at `now`.
@@ -493,6 +514,9 @@ impl UserStore for MemoryStore {
                 SyncStatus::Failed => &mut counts.failed,
             };
             *slot += 1;
+            if !user.is_deleted() && user.clerk_id.is_some() {
+                counts.with_clerk_id += 1;
+            }
         }
         Ok(counts)
     }
@@ -537,6 +561,31 @@ impl LedgerStore for MemoryStore {
 
     async fn ledger_get(&self, svix_id: &str) -> Result<Option<LedgerEntry>, StoreError> {
         Ok(self.lock().ledger.get(svix_id).cloned())
+    }
+
+    async fn recent_ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
+        let state = self.lock();
+        let before = query
+            .before
+            .as_ref()
+            .map(|(at, svix_id)| (*at, svix_id.as_str()));
+        let mut entries: Vec<&LedgerEntry> = state
+            .ledger
+            .values()
+            .filter(|e| query.outcome.is_none_or(|o| e.outcome == Some(o)))
+            .filter(|e| before.is_none_or(|b| (e.received_at, e.svix_id.as_str()) < b))
+            .collect();
+        entries.sort_by(|a, b| {
+            (b.received_at, b.svix_id.as_str()).cmp(&(a.received_at, a.svix_id.as_str()))
+        });
+        Ok(entries
+            .into_iter()
+            .take(query.limit.min(MAX_PAGE) as usize)
+            .map(|e| LedgerEntry {
+                payload: None,
+                ..e.clone()
+            })
+            .collect())
     }
 
     async fn ledger_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -584,18 +633,7 @@ impl OutboxStore for MemoryStore {
         let outbox_id = state.last_outbox_id;
         state.outbox.insert(
             outbox_id,
-            OutboxEntry {
-                id: outbox_id,
-                user_id,
-                operation: change.operation(),
-                profile,
-                attempts: 0,
-                next_attempt_at: now,
-                claimed_by: None,
-                claimed_until: None,
-                last_error: None,
-                created_at: now,
-            },
+            OutboxEntry::new(outbox_id, user_id, change.operation(), profile, now),
         );
         let user = state.users[&user_id].clone();
         Ok(EnqueuedChange { user, outbox_id })
@@ -609,14 +647,18 @@ impl OutboxStore for MemoryStore {
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut state = self.lock();
-        let claimed_until = later(now, lease);
+        let claimed_until = saturating_add(now, lease);
+        let token = new_claim_token();
         let mut users_seen = HashSet::new();
         let mut claimed = Vec::new();
         for entry in state.outbox.values_mut() {
             if claimed.len() >= limit as usize {
                 break;
             }
-            // Entries are visited oldest first, so only a user's first entry can go out:
+            if entry.is_dead() {
+                continue;
+            }
+            // Entries are visited oldest first, so only a user's first live entry can go out:
             // a later update must not overtake the create it depends on.
             if !users_seen.insert(entry.user_id) {
                 continue;
@@ -625,7 +667,8 @@ impl OutboxStore for MemoryStore {
             if due {
                 entry.claimed_by = Some(worker.to_owned());
                 entry.claimed_until = Some(claimed_until);
-                entry.attempts += 1;
+                entry.claim_token = Some(token.clone());
+                entry.attempts = entry.attempts.saturating_add(1);
                 claimed.push(entry.clone());
             }
         }
@@ -635,18 +678,29 @@ impl OutboxStore for MemoryStore {
     async fn complete_outbox(
         &self,
         id: i64,
+        token: &str,
         clerk_id: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.lock();
-        let entry = state.outbox.remove(&id).ok_or(StoreError::NotFound {
-            what: "outbox entry",
-        })?;
+        if state.held_entry(id, token, now).is_none() {
+            return Ok(ClaimOutcome::Lost);
+        }
+        let entry = state.outbox.remove(&id).expect("held entry exists");
         let user_id = entry.user_id;
         if !state.users.contains_key(&user_id) {
-            return Ok(());
+            return Ok(ClaimOutcome::Applied);
         }
-        let more_queued = state.outbox.values().any(|e| e.user_id == user_id);
+        if entry.operation == OutboxOperation::Delete {
+            if !state.users[&user_id].is_deleted() {
+                state.update_user(user_id, |user| {
+                    erase_profile(user, now, now);
+                    user.last_sync_attempt = Some(now);
+                });
+            }
+            return Ok(ClaimOutcome::Applied);
+        }
+        let status = state.settled_status(user_id);
         // The webhook echo of this create may already have inserted a row for the same Clerk
         // id; taking the id twice would break its uniqueness.
         let clerk_id = clerk_id.filter(|c| !state.by_clerk_id.contains_key(*c));
@@ -655,26 +709,32 @@ impl OutboxStore for MemoryStore {
                 user.clerk_id = clerk_id.map(str::to_owned);
             }
             user.last_sync_attempt = Some(now);
-            user.sync_error = None;
-            if !more_queued {
-                user.sync_status = SyncStatus::Synced;
+            if !user.is_deleted() {
+                user.sync_status = status;
+                if status == SyncStatus::Synced {
+                    user.sync_error = None;
+                }
             }
             user.updated_at = now;
         });
-        Ok(())
+        Ok(ClaimOutcome::Applied)
     }
 
     async fn fail_outbox(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         next_attempt_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.lock();
-        let entry = state.outbox_entry_mut(id)?;
+        let Some(entry) = state.held_entry(id, token, now) else {
+            return Ok(ClaimOutcome::Lost);
+        };
         entry.claimed_by = None;
         entry.claimed_until = None;
+        entry.claim_token = None;
         entry.next_attempt_at = next_attempt_at;
         entry.last_error = Some(error.to_owned());
         let user_id = entry.user_id;
@@ -685,28 +745,35 @@ impl OutboxStore for MemoryStore {
                 user.updated_at = now;
             });
         }
-        Ok(())
+        Ok(ClaimOutcome::Applied)
     }
 
     async fn give_up_outbox(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ClaimOutcome, StoreError> {
         let mut state = self.lock();
-        let entry = state.outbox.remove(&id).ok_or(StoreError::NotFound {
-            what: "outbox entry",
-        })?;
-        if state.users.contains_key(&entry.user_id) {
-            state.update_user(entry.user_id, |user| {
+        let Some(entry) = state.held_entry(id, token, now) else {
+            return Ok(ClaimOutcome::Lost);
+        };
+        entry.claimed_by = None;
+        entry.claimed_until = None;
+        entry.claim_token = None;
+        entry.last_error = Some(error.to_owned());
+        entry.dead_at = Some(now);
+        let user_id = entry.user_id;
+        if state.users.get(&user_id).is_some_and(|u| !u.is_deleted()) {
+            state.update_user(user_id, |user| {
                 user.sync_status = SyncStatus::Failed;
                 user.sync_error = Some(error.to_owned());
                 user.last_sync_attempt = Some(now);
                 user.updated_at = now;
             });
         }
-        Ok(())
+        Ok(ClaimOutcome::Applied)
     }
 
     async fn outbox_for_user(&self, user_id: i64) -> Result<Vec<OutboxEntry>, StoreError> {
@@ -717,6 +784,61 @@ impl OutboxStore for MemoryStore {
             .filter(|e| e.user_id == user_id)
             .cloned()
             .collect())
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxEntry>, StoreError> {
+        let state = self.lock();
+        let after = query.after_id.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(state
+            .outbox
+            .range((after, Bound::Unbounded))
+            .map(|(_, entry)| entry)
+            .filter(|e| e.is_dead() && query.user_id.is_none_or(|u| e.user_id == u))
+            .take(query.limit.min(MAX_PAGE) as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn revive_dead_letters(
+        &self,
+        user_id: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let mut users = BTreeSet::new();
+        let mut revived = 0;
+        for entry in state.outbox.values_mut() {
+            if entry.is_dead() && user_id.is_none_or(|u| entry.user_id == u) {
+                entry.dead_at = None;
+                entry.attempts = 0;
+                entry.next_attempt_at = now;
+                entry.claimed_by = None;
+                entry.claimed_until = None;
+                entry.claim_token = None;
+                users.insert(entry.user_id);
+                revived += 1;
+            }
+        }
+        for id in users {
+            if state.users.get(&id).is_some_and(|u| !u.is_deleted()) {
+                state.update_user(id, |user| {
+                    user.sync_status = SyncStatus::Pending;
+                    user.updated_at = now;
+                });
+            }
+        }
+        Ok(revived)
+    }
+
+    async fn outbox_due(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .values()
+            .filter(|e| {
+                !e.is_dead() && e.next_attempt_at <= now && e.claimed_until.is_none_or(|u| u <= now)
+            })
+            .count() as u64)
     }
 }
 
@@ -739,7 +861,7 @@ impl LeaseStore for MemoryStore {
                 name.to_owned(),
                 Lease {
                     holder: holder.to_owned(),
-                    expires_at: later(now, ttl),
+                    expires_at: saturating_add(now, ttl),
                 },
             );
         }
@@ -756,7 +878,7 @@ impl LeaseStore for MemoryStore {
         let mut state = self.lock();
         match state.leases.get_mut(name) {
             Some(lease) if lease.holder == holder => {
-                lease.expires_at = later(now, ttl);
+                lease.expires_at = saturating_add(now, ttl);
                 Ok(true)
             }
             _ => Ok(false),
@@ -775,7 +897,7 @@ impl LeaseStore for MemoryStore {
 
 #[async_trait]
 impl RunLogStore for MemoryStore {
-    async fn record_run(&self, run: &SyncRun) -> Result<i64, StoreError> {
+    async fn start_run(&self, run: &SyncRun) -> Result<i64, StoreError> {
         let mut state = self.lock();
         state.last_run_id += 1;
         let id = state.last_run_id;
@@ -783,17 +905,59 @@ impl RunLogStore for MemoryStore {
         Ok(id)
     }
 
+    async fn checkpoint_run(
+        &self,
+        id: i64,
+        cursor: Option<&str>,
+        report: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(run) = state.runs.iter_mut().find(|r| r.id == id) else {
+            return Ok(false);
+        };
+        run.cursor = cursor.map(str::to_owned);
+        run.report = report.clone();
+        Ok(true)
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        finished_at: OffsetDateTime,
+        cursor: Option<&str>,
+        report: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(run) = state.runs.iter_mut().find(|r| r.id == id) else {
+            return Ok(false);
+        };
+        run.finished_at = Some(finished_at);
+        run.cursor = cursor.map(str::to_owned);
+        run.report = report.clone();
+        Ok(true)
+    }
+
     async fn recent_runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
         let state = self.lock();
         let mut runs: Vec<SyncRun> = state.runs.clone();
         runs.sort_by_key(|run| std::cmp::Reverse((run.started_at, run.id)));
-        runs.truncate(limit as usize);
+        runs.truncate(limit.min(MAX_PAGE) as usize);
         Ok(runs)
+    }
+
+    async fn latest_run(&self, kind: &str) -> Result<Option<SyncRun>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .runs
+            .iter()
+            .filter(|r| r.kind == kind)
+            .max_by_key(|r| (r.started_at, r.id))
+            .cloned())
     }
 }
 
 #[async_trait]
-impl SyncStore for MemoryStore {
+impl InboundStore for MemoryStore {
     /// The provided steps, under one lock: the in-memory equivalent of one transaction.
     async fn apply_inbound(
         &self,

@@ -1,19 +1,20 @@
-//! A custom store, written from the trait documentation alone, checked by the conformance suite.
+//! A custom inbound-only store, written from the trait documentation alone, checked by the
+//! inbound part of the conformance suite.
 //!
-//! `docs/sync-semantics.md` points here as the example of bringing your own storage: the
-//! tables are plain vectors behind one mutex (each method holds it for its whole body, which is
-//! what a SQL store gets from one transaction or one conditional statement). A real store
-//! would run the same rules as SQL against its own tables.
+//! `docs/sync-semantics.md` points here as the example of bringing your own storage: a team
+//! that wants webhooks applied to its own user table implements the user table and the ledger,
+//! and nothing else (no outbox, lease or run log). The tables are plain vectors behind one
+//! mutex (each method holds it for its whole body, which is what a SQL store gets from one
+//! transaction or one conditional statement). A real store would run the same rules as SQL
+//! against its own tables.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use clerk_sync_core::store::{
-    ClerkUserRecord, EnqueuedChange, LeaseStore, LedgerEntry, LedgerInsert, LedgerOutcome,
-    LedgerStore, LocalChange, LocalUser, NewLedgerEntry, OutboxEntry, OutboxStore, RunLogStore,
-    StatusCounts, StoreError, SyncRun, SyncStatus, SyncStore, Tombstone, TombstoneOutcome,
-    UpsertOutcome, UserProfile, UserQuery, UserStore, UserVersion,
+    ClerkUserRecord, InboundStore, LedgerEntry, LedgerInsert, LedgerOutcome, LedgerQuery,
+    LedgerStore, LocalUser, NewLedgerEntry, StatusCounts, StoreError, SyncStatus, Tombstone,
+    TombstoneOutcome, UpsertOutcome, UserQuery, UserStore, UserVersion,
 };
 use time::OffsetDateTime;
 
@@ -26,10 +27,6 @@ struct Tables {
     /// Rows are only appended, so a row's index is `id - 1`.
     users: Vec<LocalUser>,
     ledger: Vec<LedgerEntry>,
-    outbox: Vec<OutboxEntry>,
-    next_outbox_id: i64,
-    leases: Vec<(String, String, OffsetDateTime)>,
-    runs: Vec<SyncRun>,
 }
 
 impl VecStore {
@@ -82,27 +79,6 @@ fn overwrite(
         user.sync_status = SyncStatus::Synced;
         user.sync_error = None;
     }
-}
-
-fn set_profile(user: &mut LocalUser, p: &UserProfile) {
-    for (field, value) in [
-        (&mut user.email, &p.email),
-        (&mut user.first_name, &p.first_name),
-        (&mut user.last_name, &p.last_name),
-        (&mut user.username, &p.username),
-        (&mut user.external_id, &p.external_id),
-    ] {
-        if value.is_some() {
-            field.clone_from(value);
-        }
-    }
-    if p.public_metadata.is_some() {
-        user.public_metadata.clone_from(&p.public_metadata);
-    }
-}
-
-fn expiry(now: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
-    now + time::Duration::try_from(ttl).unwrap_or(time::Duration::days(365 * 100))
 }
 
 #[async_trait]
@@ -263,6 +239,11 @@ impl UserStore for VecStore {
         let mut counts = StatusCounts::default();
         (counts.synced, counts.pending, counts.failed, counts.deleted) =
             (synced, pending, failed, deleted);
+        counts.with_clerk_id = t
+            .users
+            .iter()
+            .filter(|u| u.deleted_at.is_none() && u.clerk_id.is_some())
+            .count() as u64;
         Ok(counts)
     }
 
@@ -297,7 +278,7 @@ impl LedgerStore for VecStore {
             entry.svix_id,
             entry.event_type,
             entry.received_at,
-            entry.payload,
+            entry.payload.map(str::to_owned),
         );
         row.object_id = entry.object_id.map(str::to_owned);
         t.ledger.push(row);
@@ -333,6 +314,25 @@ impl LedgerStore for VecStore {
             .cloned())
     }
 
+    async fn recent_ledger(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
+        let t = self.tables();
+        let key = |e: &LedgerEntry| (e.received_at, e.svix_id.clone());
+        let mut entries: Vec<LedgerEntry> = t
+            .ledger
+            .iter()
+            .filter(|e| q.outcome.is_none_or(|o| e.outcome == Some(o)))
+            .filter(|e| q.before.as_ref().is_none_or(|b| key(e) < *b))
+            .map(|e| {
+                let mut listed = e.clone();
+                listed.payload = None;
+                listed
+            })
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(key(e)));
+        entries.truncate(q.limit.min(1000) as usize);
+        Ok(entries)
+    }
+
     async fn ledger_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let mut t = self.tables();
         let len = t.ledger.len();
@@ -341,241 +341,47 @@ impl LedgerStore for VecStore {
     }
 }
 
-#[async_trait]
-impl OutboxStore for VecStore {
-    async fn enqueue_local_change(
-        &self,
-        change: &LocalChange,
-        now: OffsetDateTime,
-    ) -> Result<EnqueuedChange, StoreError> {
-        let mut t = self.tables();
-        let (user, profile) = match change {
-            LocalChange::Create(profile) | LocalChange::Invite(profile) => {
-                (t.insert(now), profile.clone())
-            }
-            LocalChange::Update { user_id, profile } => (t.live(*user_id)?, profile.clone()),
-            LocalChange::Delete { user_id } => (t.live(*user_id)?, UserProfile::default()),
-            _ => {
-                return Err(StoreError::InvalidData {
-                    what: "local change".into(),
-                });
-            }
-        };
-        set_profile(user, &profile);
-        user.sync_status = SyncStatus::Pending;
-        user.updated_at = now;
-        let user = user.clone();
-        t.next_outbox_id += 1;
-        let outbox_id = t.next_outbox_id;
-        t.outbox.push(OutboxEntry::new(
-            outbox_id,
-            user.id,
-            change.operation(),
-            profile,
-            now,
-        ));
-        Ok(EnqueuedChange::new(user, t.next_outbox_id))
-    }
-
-    async fn claim_outbox(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut t = self.tables();
-        let mut first_of_user = Vec::new();
-        let mut claimed = Vec::new();
-        // Entries are appended in id order, so the first entry seen per user is its oldest.
-        for entry in &mut t.outbox {
-            if first_of_user.contains(&entry.user_id) {
-                continue;
-            }
-            first_of_user.push(entry.user_id);
-            let free = entry.claimed_until.is_none_or(|until| until <= now);
-            if claimed.len() < limit as usize && entry.next_attempt_at <= now && free {
-                entry.claimed_by = Some(worker.to_owned());
-                entry.claimed_until = Some(expiry(now, lease));
-                entry.attempts += 1;
-                claimed.push(entry.clone());
-            }
-        }
-        Ok(claimed)
-    }
-
-    async fn complete_outbox(
-        &self,
-        id: i64,
-        clerk_id: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut t = self.tables();
-        let at = t
-            .outbox
-            .iter()
-            .position(|e| e.id == id)
-            .ok_or(StoreError::NotFound {
-                what: "outbox entry",
-            })?;
-        let user_id = t.outbox.remove(at).user_id;
-        let more = t.outbox.iter().any(|e| e.user_id == user_id);
-        let taken = clerk_id.is_some_and(|c| t.by_clerk_id(c).is_some());
-        let Ok(user) = t.live(user_id) else {
-            return Ok(());
-        };
-        if user.clerk_id.is_none() && !taken {
-            user.clerk_id = clerk_id.map(str::to_owned);
-        }
-        user.last_sync_attempt = Some(now);
-        user.sync_error = None;
-        if !more {
-            user.sync_status = SyncStatus::Synced;
-        }
-        user.updated_at = now;
-        Ok(())
-    }
-
-    async fn fail_outbox(
-        &self,
-        id: i64,
-        error: &str,
-        next_attempt_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut t = self.tables();
-        let entry = t
-            .outbox
-            .iter_mut()
-            .find(|e| e.id == id)
-            .ok_or(StoreError::NotFound {
-                what: "outbox entry",
-            })?;
-        entry.claimed_by = None;
-        entry.claimed_until = None;
-        entry.next_attempt_at = next_attempt_at;
-        entry.last_error = Some(error.to_owned());
-        let user_id = entry.user_id;
-        if let Ok(user) = t.live(user_id) {
-            user.sync_error = Some(error.to_owned());
-            user.last_sync_attempt = Some(now);
-            user.updated_at = now;
-        }
-        Ok(())
-    }
-
-    async fn give_up_outbox(
-        &self,
-        id: i64,
-        error: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let mut t = self.tables();
-        let at = t
-            .outbox
-            .iter()
-            .position(|e| e.id == id)
-            .ok_or(StoreError::NotFound {
-                what: "outbox entry",
-            })?;
-        let user_id = t.outbox.remove(at).user_id;
-        if let Ok(user) = t.live(user_id) {
-            user.sync_status = SyncStatus::Failed;
-            user.sync_error = Some(error.to_owned());
-            user.last_sync_attempt = Some(now);
-            user.updated_at = now;
-        }
-        Ok(())
-    }
-
-    async fn outbox_for_user(&self, user_id: i64) -> Result<Vec<OutboxEntry>, StoreError> {
-        Ok(self
-            .tables()
-            .outbox
-            .iter()
-            .filter(|e| e.user_id == user_id)
-            .cloned()
-            .collect())
-    }
-}
-
-#[async_trait]
-impl LeaseStore for VecStore {
-    async fn try_acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: Duration,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let mut t = self.tables();
-        match t.leases.iter_mut().find(|(n, _, _)| n == name) {
-            Some((_, h, expires)) if h == holder || *expires <= now => {
-                (*h, *expires) = (holder.to_owned(), expiry(now, ttl));
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-            None => {
-                t.leases
-                    .push((name.to_owned(), holder.to_owned(), expiry(now, ttl)));
-                Ok(true)
-            }
-        }
-    }
-
-    async fn renew_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: Duration,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let mut t = self.tables();
-        match t
-            .leases
-            .iter_mut()
-            .find(|(n, h, _)| n == name && h == holder)
-        {
-            Some((_, _, expires)) => {
-                *expires = expiry(now, ttl);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
-        let mut t = self.tables();
-        let len = t.leases.len();
-        t.leases.retain(|(n, h, _)| !(n == name && h == holder));
-        Ok(t.leases.len() < len)
-    }
-}
-
-#[async_trait]
-impl RunLogStore for VecStore {
-    async fn record_run(&self, run: &SyncRun) -> Result<i64, StoreError> {
-        let mut t = self.tables();
-        let mut run = run.clone();
-        run.id = t.runs.len() as i64 + 1;
-        t.runs.push(run);
-        Ok(t.runs.len() as i64)
-    }
-
-    async fn recent_runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
-        let mut runs = self.tables().runs.clone();
-        runs.sort_by_key(|r| std::cmp::Reverse((r.started_at, r.id)));
-        runs.truncate(limit as usize);
-        Ok(runs)
-    }
-}
-
 /// Every method already runs under one lock, so the provided `apply_inbound` is enough here;
 /// a SQL store overrides it to run ledger and write in one transaction.
-impl SyncStore for VecStore {}
+impl InboundStore for VecStore {}
 
 async fn fresh_store() -> VecStore {
     VecStore::default()
 }
 
-clerk_sync_core::store_conformance_tests!(fresh_store);
+clerk_sync_core::inbound_conformance_tests!(fresh_store);
+
+/// The engine takes the inbound-only store as it is: no outbox, lease or run log needed.
+#[tokio::test]
+async fn the_engine_applies_webhooks_to_an_inbound_only_store() {
+    use clerk_sync_core::sync::{ProcessOutcome, SyncEngine};
+    use clerk_sync_core::webhook::{WebhookHeaders, WebhookVerifier};
+
+    let verifier = WebhookVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
+    let engine = SyncEngine::new(VecStore::default(), verifier.clone());
+    let body = br#"{"type":"user.created","object":"event","timestamp":1772366400000,
+      "data":{"id":"user_2x","object":"user","created_at":1772366400000,"updated_at":1772366400000,
+      "first_name":"Ann"}}"#;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let signature = verifier.sign("msg_1", now, body);
+    let timestamp = now.to_string();
+    let headers = WebhookHeaders {
+        id: "msg_1",
+        timestamp: &timestamp,
+        signature: &signature,
+    };
+    assert_eq!(
+        engine
+            .process_webhook(&headers, body)
+            .await
+            .expect("process"),
+        ProcessOutcome::Applied
+    );
+    let user = engine
+        .store()
+        .get_user("user_2x")
+        .await
+        .expect("get_user")
+        .expect("stored");
+    assert_eq!(user.first_name.as_deref(), Some("Ann"));
+}

@@ -1,19 +1,26 @@
-//! Cases for [`LedgerStore`] and [`SyncStore::apply_inbound`].
+//! Cases for [`LedgerStore`] and [`InboundStore::apply_inbound`].
 
 use super::{StoreFactory, local_row, must_get, record, record_with_email, t};
 use crate::store::{
-    InboundApplied, InboundChange, LedgerInsert, LedgerOutcome, LedgerStore, NewLedgerEntry,
-    SyncStatus, SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome, UserStore,
+    InboundApplied, InboundChange, InboundStore, LedgerInsert, LedgerOutcome, LedgerQuery,
+    LedgerStore, NewLedgerEntry, SyncStatus, SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome,
+    UserStore,
 };
 
 /// Insert-if-absent by `svix_id`, processed state, and every field round-tripping.
-pub async fn ledger_dedupe<F: StoreFactory>(factory: F) {
+pub async fn ledger_dedupe<F: StoreFactory<Store: InboundStore>>(factory: F) {
     let store = factory.make().await;
     let payload = format!(
         r#"{{"type":"user.updated","data":{{"first_name":"{}"}}}}"#,
         "Zoë 🦀 李".repeat(5_000)
     );
-    let entry = NewLedgerEntry::new("msg_1", "user.updated", Some("user_1"), t(0), &payload);
+    let entry = NewLedgerEntry::new(
+        "msg_1",
+        "user.updated",
+        Some("user_1"),
+        t(0),
+        Some(&payload),
+    );
     assert_eq!(
         store.ledger_insert(&entry).await.expect("ledger_insert"),
         LedgerInsert::Inserted
@@ -48,7 +55,11 @@ pub async fn ledger_dedupe<F: StoreFactory>(factory: F) {
     assert_eq!(stored.processed_at, None);
     assert_eq!(stored.outcome, None);
     assert_eq!(stored.error, None);
-    assert_eq!(stored.payload, payload, "the payload is kept exactly");
+    assert_eq!(
+        stored.payload.as_deref(),
+        Some(payload.as_str()),
+        "the payload is kept exactly"
+    );
 
     store
         .ledger_mark_processed("msg_1", LedgerOutcome::Applied, None, t(1))
@@ -67,7 +78,7 @@ pub async fn ledger_dedupe<F: StoreFactory>(factory: F) {
     assert_eq!(stored.outcome, Some(LedgerOutcome::Applied));
 
     // No object id, a failure with its error.
-    let bad = NewLedgerEntry::new("msg_2", "user.created", None, t(2), "{}");
+    let bad = NewLedgerEntry::new("msg_2", "user.created", None, t(2), None);
     store.ledger_insert(&bad).await.expect("ledger_insert");
     store
         .ledger_mark_processed(
@@ -84,6 +95,10 @@ pub async fn ledger_dedupe<F: StoreFactory>(factory: F) {
         .expect("ledger_get")
         .expect("entry");
     assert_eq!(stored.object_id, None);
+    assert_eq!(
+        stored.payload, None,
+        "an entry without a payload keeps none"
+    );
     assert_eq!(stored.outcome, Some(LedgerOutcome::Failed));
     assert_eq!(stored.error.as_deref(), Some("missing data.id"));
     for outcome in [LedgerOutcome::Stale, LedgerOutcome::Ignored] {
@@ -106,7 +121,7 @@ pub async fn ledger_dedupe<F: StoreFactory>(factory: F) {
 }
 
 /// Pruning deletes exactly the entries received before the cutoff.
-pub async fn ledger_prune<F: StoreFactory>(factory: F) {
+pub async fn ledger_prune<F: StoreFactory<Store: InboundStore>>(factory: F) {
     let store = factory.make().await;
     let day = 86_400;
     for (id, secs) in [
@@ -121,7 +136,7 @@ pub async fn ledger_prune<F: StoreFactory>(factory: F) {
                 "user.updated",
                 None,
                 t(secs),
-                "{}",
+                None,
             ))
             .await
             .expect("ledger_insert");
@@ -159,7 +174,7 @@ pub async fn ledger_prune<F: StoreFactory>(factory: F) {
                 "user.updated",
                 None,
                 t(1),
-                "{}"
+                None
             ))
             .await
             .expect("ledger_insert"),
@@ -168,12 +183,12 @@ pub async fn ledger_prune<F: StoreFactory>(factory: F) {
 }
 
 /// `apply_inbound`: ledger, conditional write and outcome in one call, duplicates skipped.
-pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
+pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let rec = record("user_in", 10);
     let upsert = InboundChange::Upsert(rec.clone());
     let entry = |id: &'static str, ty: &'static str| {
-        NewLedgerEntry::new(id, ty, Some("user_in"), t(0), r#"{"type":"x"}"#)
+        NewLedgerEntry::new(id, ty, Some("user_in"), t(0), Some(r#"{"type":"x"}"#))
     };
     let outcome_of = async |id: &str| {
         store
@@ -281,7 +296,7 @@ pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
     // and stays pending while its own queued change is outstanding.
     let local = local_row(&store, "in@example.com", 9).await;
     let linking = record_with_email("user_linked", 20, "in@example.com", true);
-    let link_entry = || NewLedgerEntry::new("m8", "user.created", None, t(0), "{}");
+    let link_entry = || NewLedgerEntry::new("m8", "user.created", None, t(0), Some("{}"));
     assert_eq!(
         store
             .apply_inbound(
@@ -304,7 +319,7 @@ pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
     let other = local_row(&store, "in@example.com", 11).await;
     let mut newer = linking.clone();
     newer.clerk_updated_at = 21;
-    let update_entry = NewLedgerEntry::new("m9", "user.updated", None, t(0), "{}");
+    let update_entry = NewLedgerEntry::new("m9", "user.updated", None, t(0), Some("{}"));
     assert_eq!(
         store
             .apply_inbound(&update_entry, &InboundChange::Upsert(newer), t(12))
@@ -333,5 +348,86 @@ pub async fn apply_inbound_ledgers_and_dedupes<F: StoreFactory>(factory: F) {
     assert_eq!(
         must_get(&store, "user_linked").await.clerk_updated_at,
         Some(21)
+    );
+}
+
+/// `recent_ledger` lists entries newest first, without payloads, by outcome, in pages.
+pub async fn ledger_recent<F: StoreFactory<Store: InboundStore>>(factory: F) {
+    let store = factory.make().await;
+    assert!(
+        store
+            .recent_ledger(&LedgerQuery::new(10))
+            .await
+            .expect("recent_ledger")
+            .is_empty()
+    );
+    // Two entries share a receive time: the svix id breaks the tie.
+    for (id, secs, outcome) in [
+        ("msg_a", 0, Some(LedgerOutcome::Applied)),
+        ("msg_b", 5, Some(LedgerOutcome::Failed)),
+        ("msg_c", 5, Some(LedgerOutcome::Applied)),
+        ("msg_d", 9, None),
+    ] {
+        store
+            .ledger_insert(&NewLedgerEntry::new(
+                id,
+                "user.updated",
+                Some("user_1"),
+                t(secs),
+                Some(r#"{"secret":"payload"}"#),
+            ))
+            .await
+            .expect("ledger_insert");
+        if let Some(outcome) = outcome {
+            store
+                .ledger_mark_processed(id, outcome, None, t(secs + 1))
+                .await
+                .expect("ledger_mark_processed");
+        }
+    }
+    let all = store
+        .recent_ledger(&LedgerQuery::new(10))
+        .await
+        .expect("recent_ledger");
+    assert_eq!(
+        all.iter().map(|e| e.svix_id.as_str()).collect::<Vec<_>>(),
+        vec!["msg_d", "msg_c", "msg_b", "msg_a"],
+        "newest first, then by svix id descending"
+    );
+    assert!(
+        all.iter().all(|e| e.payload.is_none()),
+        "listings never carry payloads"
+    );
+    assert_eq!(all[1].outcome, Some(LedgerOutcome::Applied));
+    assert_eq!(all[1].processed_at, Some(t(6)));
+    assert_eq!(all[0].outcome, None, "unprocessed entries are listed too");
+
+    let mut applied = LedgerQuery::new(10);
+    applied.outcome = Some(LedgerOutcome::Applied);
+    assert_eq!(
+        store
+            .recent_ledger(&applied)
+            .await
+            .expect("recent_ledger")
+            .iter()
+            .map(|e| e.svix_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["msg_c", "msg_a"],
+        "filtered by outcome"
+    );
+
+    let mut page = LedgerQuery::new(2);
+    let mut seen = Vec::new();
+    loop {
+        let entries = store.recent_ledger(&page).await.expect("recent_ledger");
+        assert!(entries.len() <= 2);
+        let Some(last) = entries.last() else { break };
+        page.before = Some((last.received_at, last.svix_id.clone()));
+        seen.extend(entries.into_iter().map(|e| e.svix_id));
+    }
+    assert_eq!(
+        seen,
+        vec!["msg_d", "msg_c", "msg_b", "msg_a"],
+        "pages follow on without gaps or repeats, also across a tie"
     );
 }

@@ -1,4 +1,5 @@
-//! Cases for [`OutboxStore`]: enqueue with the row, exclusive claims, ordering, outcomes.
+//! Cases for [`OutboxStore`]: enqueue with the row, exclusive claims with tokens, ordering,
+//! outcomes, dead letters.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use serde_json::json;
 
 use super::{StoreFactory, must_get, must_get_by_id, record, t};
 use crate::store::{
-    LocalChange, OutboxOperation, OutboxStore, StoreError, SyncStatus, Tombstone, UserProfile,
-    UserStore,
+    ClaimOutcome, DeadLetterQuery, LocalChange, OutboxEntry, OutboxOperation, OutboxStore,
+    StoreError, SyncStatus, SyncStore, Tombstone, UserProfile, UserStore,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -29,8 +30,35 @@ async fn create<S: OutboxStore + ?Sized>(store: &S, email: &str, secs: i64) -> (
     (queued.user.id, queued.outbox_id)
 }
 
+/// Claim everything due at `secs` for `worker`, expecting exactly the entries `ids`.
+async fn claim_exactly<S: OutboxStore + ?Sized>(
+    store: &S,
+    worker: &str,
+    secs: i64,
+    ids: &[i64],
+) -> Vec<OutboxEntry> {
+    let claimed = store
+        .claim_outbox(worker, t(secs), LEASE, 100)
+        .await
+        .expect("claim_outbox");
+    assert_eq!(
+        claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        ids,
+        "entries claimed by {worker} at {secs}s"
+    );
+    claimed
+}
+
+/// The token of a claimed entry, which every claim must carry.
+fn token(entry: &OutboxEntry) -> &str {
+    entry
+        .claim_token
+        .as_deref()
+        .expect("a claimed entry carries a claim token")
+}
+
 /// Each local change writes the row as `pending` and queues its entry, atomically.
-pub async fn outbox_enqueue<F: StoreFactory>(factory: F) {
+pub async fn outbox_enqueue<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let mut full = profile("new@example.com");
     full.first_name = Some("Zoë 🦀".to_owned());
@@ -73,7 +101,9 @@ pub async fn outbox_enqueue<F: StoreFactory>(factory: F) {
     assert_eq!(entry.attempts, 0);
     assert_eq!(entry.next_attempt_at, t(0), "due at once");
     assert_eq!((&entry.claimed_by, entry.claimed_until), (&None, None));
+    assert_eq!(entry.claim_token, None);
     assert_eq!(entry.last_error, None);
+    assert_eq!(entry.dead_at, None, "a new entry is live");
     assert_eq!(entry.created_at, t(0));
 
     let invited = store
@@ -184,7 +214,7 @@ pub async fn outbox_enqueue<F: StoreFactory>(factory: F) {
 }
 
 /// Concurrent claimers never get the same entry, and together they get all of them.
-pub async fn outbox_claims_are_exclusive<F: StoreFactory>(factory: F) {
+pub async fn outbox_claims_are_exclusive<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = Arc::new(factory.make().await);
     let mut queued = HashSet::new();
     for i in 0..40 {
@@ -209,6 +239,7 @@ pub async fn outbox_claims_are_exclusive<F: StoreFactory>(factory: F) {
                             Some(format!("worker-{w}").as_str())
                         );
                         assert_eq!(entry.attempts, 1);
+                        assert!(entry.claim_token.is_some(), "a claim carries a token");
                     }
                     mine.extend(batch.into_iter().map(|e| e.id));
                 }
@@ -225,7 +256,7 @@ pub async fn outbox_claims_are_exclusive<F: StoreFactory>(factory: F) {
 }
 
 /// A crashed worker's claim lapses after its lease; until then nobody else gets the entry.
-pub async fn outbox_claim_lease_expiry<F: StoreFactory>(factory: F) {
+pub async fn outbox_claim_lease_expiry<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let (_, entry_id) = create(&store, "lease@example.com", 0).await;
     let first = store
@@ -256,6 +287,10 @@ pub async fn outbox_claim_lease_expiry<F: StoreFactory>(factory: F) {
     assert_eq!(second[0].claimed_by.as_deref(), Some("other"));
     assert_eq!(second[0].attempts, 2, "every claim counts as an attempt");
     assert_eq!(second[0].claimed_until, Some(t(61)));
+    assert_ne!(
+        second[0].claim_token, first[0].claim_token,
+        "a takeover gets a new token"
+    );
     let stored = store
         .outbox_for_user(first[0].user_id)
         .await
@@ -264,7 +299,7 @@ pub async fn outbox_claim_lease_expiry<F: StoreFactory>(factory: F) {
 }
 
 /// One user's entries go out in order: a later one waits until the earlier one is done.
-pub async fn outbox_per_user_order<F: StoreFactory>(factory: F) {
+pub async fn outbox_per_user_order<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let (x, x_create) = create(&store, "x@example.com", 0).await;
     let x_update = store
@@ -280,60 +315,32 @@ pub async fn outbox_per_user_order<F: StoreFactory>(factory: F) {
         .outbox_id;
     let (_, y_create) = create(&store, "y@example.com", 2).await;
 
-    let claimed: Vec<i64> = store
-        .claim_outbox("w", t(10), LEASE, 10)
-        .await
-        .expect("claim_outbox")
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(
-        claimed,
-        vec![x_create, y_create],
-        "x's update waits behind x's create"
-    );
+    let claimed = claim_exactly(&store, "w", 10, &[x_create, y_create]).await;
+    let (x_claim, y_claim) = (&claimed[0], &claimed[1]);
 
-    store
-        .complete_outbox(y_create, Some("user_y"), t(11))
+    let done = store
+        .complete_outbox(y_create, token(y_claim), Some("user_y"), t(11))
         .await
         .expect("complete_outbox");
+    assert_eq!(done, ClaimOutcome::Applied);
     // A failed entry is retried later and still holds back the user's later entries.
-    store
-        .fail_outbox(x_create, "timeout", t(100), t(11))
+    let failed = store
+        .fail_outbox(x_create, token(x_claim), "timeout", t(100), t(11))
         .await
         .expect("fail_outbox");
-    assert!(
-        store
-            .claim_outbox("w", t(50), LEASE, 10)
-            .await
-            .expect("claim_outbox")
-            .is_empty(),
-        "neither the failed entry (not due) nor the one behind it"
-    );
-    let retried = store
-        .claim_outbox("w", t(100), LEASE, 10)
-        .await
-        .expect("claim_outbox");
-    assert_eq!(
-        retried.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![x_create]
-    );
-    store
-        .complete_outbox(x_create, Some("user_x"), t(101))
+    assert_eq!(failed, ClaimOutcome::Applied);
+    claim_exactly(&store, "w", 50, &[]).await;
+    let retried = claim_exactly(&store, "w", 100, &[x_create]).await;
+    let done = store
+        .complete_outbox(x_create, token(&retried[0]), Some("user_x"), t(101))
         .await
         .expect("complete_outbox");
-    let next = store
-        .claim_outbox("w", t(102), LEASE, 10)
-        .await
-        .expect("claim_outbox");
-    assert_eq!(
-        next.iter().map(|e| e.id).collect::<Vec<_>>(),
-        vec![x_update]
-    );
+    assert_eq!(done, ClaimOutcome::Applied);
+    claim_exactly(&store, "w", 102, &[x_update]).await;
 }
 
 /// Only due entries are claimed, oldest first, at most `limit`.
-pub async fn outbox_due_and_limit<F: StoreFactory>(factory: F) {
+pub async fn outbox_due_and_limit<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -384,21 +391,21 @@ pub async fn outbox_due_and_limit<F: StoreFactory>(factory: F) {
 }
 
 /// Completing an entry removes it, links the Clerk id and marks the row synced.
-pub async fn outbox_complete<F: StoreFactory>(factory: F) {
+pub async fn outbox_complete<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let (id, entry) = create(&store, "done@example.com", 0).await;
-    store
-        .fail_outbox(entry, "first try failed", t(1), t(1))
+    let first = claim_exactly(&store, "w", 1, &[entry]).await;
+    let failed = store
+        .fail_outbox(entry, token(&first[0]), "first try failed", t(1), t(1))
         .await
         .expect("fail_outbox");
-    store
-        .claim_outbox("w", t(2), LEASE, 10)
-        .await
-        .expect("claim_outbox");
-    store
-        .complete_outbox(entry, Some("user_done"), t(3))
+    assert_eq!(failed, ClaimOutcome::Applied);
+    let second = claim_exactly(&store, "w", 2, &[entry]).await;
+    let done = store
+        .complete_outbox(entry, token(&second[0]), Some("user_done"), t(3))
         .await
         .expect("complete_outbox");
+    assert_eq!(done, ClaimOutcome::Applied);
     let user = must_get_by_id(&store, id).await;
     assert_eq!(
         user.clerk_id.as_deref(),
@@ -416,12 +423,13 @@ pub async fn outbox_complete<F: StoreFactory>(factory: F) {
             .is_empty(),
         "a completed entry is gone"
     );
-    assert!(
-        matches!(
-            store.complete_outbox(entry, None, t(4)).await,
-            Err(StoreError::NotFound { .. })
-        ),
-        "completing a missing entry is NotFound"
+    assert_eq!(
+        store
+            .complete_outbox(entry, token(&second[0]), None, t(4))
+            .await
+            .expect("complete_outbox"),
+        ClaimOutcome::Lost,
+        "completing an entry that is gone reports a lost claim"
     );
 
     // With more entries queued the row stays pending; a clerk id never replaces another.
@@ -436,14 +444,17 @@ pub async fn outbox_complete<F: StoreFactory>(factory: F) {
         .await
         .expect("enqueue_local_change")
         .outbox_id;
-    store
+    let e2 = store
         .enqueue_local_change(&LocalChange::Delete { user_id: id }, t(6))
         .await
-        .expect("enqueue_local_change");
-    store
-        .complete_outbox(e1, Some("user_other"), t(7))
+        .expect("enqueue_local_change")
+        .outbox_id;
+    let claim = claim_exactly(&store, "w", 7, &[e1]).await;
+    let done = store
+        .complete_outbox(e1, token(&claim[0]), Some("user_other"), t(7))
         .await
         .expect("complete_outbox");
+    assert_eq!(done, ClaimOutcome::Applied);
     let user = must_get_by_id(&store, id).await;
     assert_eq!(
         user.sync_status,
@@ -457,17 +468,37 @@ pub async fn outbox_complete<F: StoreFactory>(factory: F) {
     );
     assert_eq!(user.last_sync_attempt, Some(t(7)));
 
+    // A completed delete makes the row a tombstone at once: the user.deleted echo may never
+    // come (no webhook configured), and when it does it finds the tombstone.
+    let claim = claim_exactly(&store, "w", 8, &[e2]).await;
+    let done = store
+        .complete_outbox(e2, token(&claim[0]), None, t(8))
+        .await
+        .expect("complete_outbox");
+    assert_eq!(done, ClaimOutcome::Applied);
+    let user = must_get_by_id(&store, id).await;
+    assert_eq!(
+        user.deleted_at,
+        Some(t(8)),
+        "a completed delete is a tombstone"
+    );
+    assert_eq!(user.clerk_id.as_deref(), Some("user_done"), "the id stays");
+    assert_eq!(user.email, None, "a tombstone erases the profile");
+    assert_eq!(user.sync_status, SyncStatus::Synced);
+
     // The webhook echo of a create may have inserted the Clerk user before the worker
     // reports back: the clerk id stays with that row and is not duplicated.
-    let (twin, twin_entry) = create(&store, "twin@example.com", 8).await;
+    let (twin, twin_entry) = create(&store, "twin@example.com", 9).await;
+    let claim = claim_exactly(&store, "w", 9, &[twin_entry]).await;
     store
         .upsert_user(&record("user_twin", 1), t(9))
         .await
         .expect("upsert_user");
-    store
-        .complete_outbox(twin_entry, Some("user_twin"), t(10))
+    let done = store
+        .complete_outbox(twin_entry, token(&claim[0]), Some("user_twin"), t(10))
         .await
         .expect("complete_outbox: a clerk id already taken is not an error");
+    assert_eq!(done, ClaimOutcome::Applied);
     let local = must_get_by_id(&store, twin).await;
     assert_eq!(
         local.clerk_id, None,
@@ -477,23 +508,26 @@ pub async fn outbox_complete<F: StoreFactory>(factory: F) {
     assert_ne!(must_get(&store, "user_twin").await.id, twin);
 }
 
-/// A failed attempt releases the claim and schedules a retry; giving up marks the row failed.
-pub async fn outbox_fail_and_give_up<F: StoreFactory>(factory: F) {
+/// A failed attempt releases the claim and schedules a retry; giving up leaves a dead letter
+/// and marks the row failed.
+pub async fn outbox_fail_and_give_up<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let (id, entry) = create(&store, "fail@example.com", 0).await;
-    store
-        .claim_outbox("w", t(1), LEASE, 10)
-        .await
-        .expect("claim_outbox");
+    let claim = claim_exactly(&store, "w", 1, &[entry]).await;
     let error = "Clerk answered 503 ✗ ".repeat(500);
-    store
-        .fail_outbox(entry, &error, t(60), t(2))
+    let failed = store
+        .fail_outbox(entry, token(&claim[0]), &error, t(60), t(2))
         .await
         .expect("fail_outbox");
+    assert_eq!(failed, ClaimOutcome::Applied);
     let stored = &store.outbox_for_user(id).await.expect("outbox_for_user")[0];
     assert_eq!(
-        (&stored.claimed_by, stored.claimed_until),
-        (&None, None),
+        (
+            &stored.claimed_by,
+            stored.claimed_until,
+            &stored.claim_token
+        ),
+        (&None, None, &None),
         "claim released"
     );
     assert_eq!(stored.next_attempt_at, t(60));
@@ -508,23 +542,28 @@ pub async fn outbox_fail_and_give_up<F: StoreFactory>(factory: F) {
     assert_eq!(user.sync_error.as_deref(), Some(error.as_str()));
     assert_eq!(user.last_sync_attempt, Some(t(2)));
 
-    let again = store
-        .claim_outbox("w2", t(60), LEASE, 10)
-        .await
-        .expect("claim_outbox");
-    assert_eq!(again.len(), 1, "claimable again once due");
+    let again = claim_exactly(&store, "w2", 60, &[entry]).await;
     assert_eq!(again[0].attempts, 2);
-    store
-        .give_up_outbox(entry, "gave up after 2 attempts", t(61))
+    let gave_up = store
+        .give_up_outbox(entry, token(&again[0]), "gave up after 2 attempts", t(61))
         .await
         .expect("give_up_outbox");
-    assert!(
-        store
-            .outbox_for_user(id)
-            .await
-            .expect("outbox_for_user")
-            .is_empty(),
-        "a given-up entry is gone"
+    assert_eq!(gave_up, ClaimOutcome::Applied);
+    let dead = store.outbox_for_user(id).await.expect("outbox_for_user");
+    assert_eq!(dead.len(), 1, "a given-up entry stays, as a dead letter");
+    assert_eq!(dead[0].dead_at, Some(t(61)));
+    assert_eq!(
+        dead[0].last_error.as_deref(),
+        Some("gave up after 2 attempts")
+    );
+    assert_eq!(
+        (
+            &dead[0].claimed_by,
+            dead[0].claimed_until,
+            &dead[0].claim_token
+        ),
+        (&None, None, &None),
+        "a dead letter holds no claim"
     );
     let user = must_get_by_id(&store, id).await;
     assert_eq!(user.sync_status, SyncStatus::Failed);
@@ -532,14 +571,286 @@ pub async fn outbox_fail_and_give_up<F: StoreFactory>(factory: F) {
     assert_eq!(user.last_sync_attempt, Some(t(61)));
     let counts = store.count_by_status().await.expect("count_by_status");
     assert_eq!(counts.failed, 1);
+    claim_exactly(&store, "w", 10_000, &[]).await;
 
     for result in [
-        store.fail_outbox(entry, "e", t(70), t(62)).await,
-        store.give_up_outbox(entry, "e", t(62)).await,
+        store
+            .fail_outbox(entry, token(&again[0]), "e", t(70), t(62))
+            .await,
+        store
+            .give_up_outbox(entry, token(&again[0]), "e", t(62))
+            .await,
+        store
+            .complete_outbox(entry, token(&again[0]), None, t(62))
+            .await,
     ] {
-        assert!(
-            matches!(result, Err(StoreError::NotFound { .. })),
-            "a missing entry is NotFound, got {result:?}"
+        assert_eq!(
+            result.expect("settling a dead letter is not an error"),
+            ClaimOutcome::Lost,
+            "a dead letter cannot be settled"
         );
     }
+    assert_eq!(
+        store.outbox_for_user(id).await.expect("outbox_for_user"),
+        dead,
+        "nothing changed"
+    );
+}
+
+/// A worker whose claim expired, or was taken over, can neither complete, fail nor give up
+/// the entry: nothing it reports changes anything, and the new holder settles it.
+pub async fn outbox_stale_claim_cannot_settle<F: StoreFactory<Store: SyncStore>>(factory: F) {
+    let store = factory.make().await;
+    let (id, entry) = create(&store, "slow@example.com", 0).await;
+    let slow = claim_exactly(&store, "slow", 0, &[entry]).await;
+    let slow_token = token(&slow[0]).to_owned();
+
+    // Past its lease, before anyone else took the entry: the claim is no longer held.
+    assert_eq!(
+        store
+            .complete_outbox(entry, &slow_token, Some("user_slow"), t(30))
+            .await
+            .expect("complete_outbox"),
+        ClaimOutcome::Lost,
+        "a claim is held strictly before claimed_until"
+    );
+    let before = store.outbox_for_user(id).await.expect("outbox_for_user");
+    let row_before = must_get_by_id(&store, id).await;
+
+    let fast = claim_exactly(&store, "fast", 31, &[entry]).await;
+    let fast_token = token(&fast[0]).to_owned();
+    assert_ne!(fast_token, slow_token);
+    for (what, result) in [
+        (
+            "complete",
+            store
+                .complete_outbox(entry, &slow_token, Some("user_slow"), t(32))
+                .await,
+        ),
+        (
+            "fail",
+            store
+                .fail_outbox(entry, &slow_token, "slow failed", t(40), t(32))
+                .await,
+        ),
+        (
+            "give up",
+            store
+                .give_up_outbox(entry, &slow_token, "slow gave up", t(32))
+                .await,
+        ),
+        (
+            "complete with a made-up token",
+            store
+                .complete_outbox(entry, "not-a-token", Some("user_slow"), t(32))
+                .await,
+        ),
+    ] {
+        assert_eq!(
+            result.unwrap_or_else(|e| panic!("{what}: {e}")),
+            ClaimOutcome::Lost,
+            "a stale holder's {what} is refused"
+        );
+    }
+    let after = store.outbox_for_user(id).await.expect("outbox_for_user");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].claim_token.as_deref(), Some(fast_token.as_str()));
+    assert_eq!(after[0].claimed_by.as_deref(), Some("fast"));
+    assert_eq!(after[0].last_error, before[0].last_error, "nothing written");
+    assert_eq!(after[0].dead_at, None);
+    let row = must_get_by_id(&store, id).await;
+    assert_eq!(row.clerk_id, None, "the stale complete set no clerk id");
+    assert_eq!(row.sync_status, row_before.sync_status);
+    assert_eq!(row.sync_error, row_before.sync_error);
+
+    let done = store
+        .complete_outbox(entry, &fast_token, Some("user_fast"), t(33))
+        .await
+        .expect("complete_outbox");
+    assert_eq!(done, ClaimOutcome::Applied, "the current holder settles it");
+    assert_eq!(
+        must_get_by_id(&store, id).await.clerk_id.as_deref(),
+        Some("user_fast")
+    );
+}
+
+/// Dead letters are listed, do not hold back a user's later entries, and come back to life.
+pub async fn outbox_dead_letters_revive<F: StoreFactory<Store: SyncStore>>(factory: F) {
+    let store = factory.make().await;
+    let (a, a_create) = create(&store, "a@example.com", 0).await;
+    let (b, b_create) = create(&store, "b@example.com", 1).await;
+    let claims = claim_exactly(&store, "w", 2, &[a_create, b_create]).await;
+    for claim in &claims {
+        let gave_up = store
+            .give_up_outbox(claim.id, token(claim), "Clerk refused the email", t(3))
+            .await
+            .expect("give_up_outbox");
+        assert_eq!(gave_up, ClaimOutcome::Applied);
+    }
+    // A later change of `a` is not held back by its dead create.
+    let a_update = store
+        .enqueue_local_change(
+            &LocalChange::Update {
+                user_id: a,
+                profile: profile("a2@example.com"),
+            },
+            t(4),
+        )
+        .await
+        .expect("enqueue_local_change")
+        .outbox_id;
+    assert_eq!(store.outbox_due(t(4)).await.expect("outbox_due"), 1);
+    let update = claim_exactly(&store, "w", 4, &[a_update]).await;
+    let done = store
+        .complete_outbox(a_update, token(&update[0]), None, t(5))
+        .await
+        .expect("complete_outbox");
+    assert_eq!(done, ClaimOutcome::Applied);
+    assert_eq!(
+        must_get_by_id(&store, a).await.sync_status,
+        SyncStatus::Failed,
+        "a row with a dead letter stays failed when a later entry completes"
+    );
+
+    let listed = store
+        .dead_letters(&DeadLetterQuery::new(10))
+        .await
+        .expect("dead_letters");
+    assert_eq!(
+        listed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![a_create, b_create],
+        "dead letters, oldest first"
+    );
+    let mut page = DeadLetterQuery::new(1);
+    page.after_id = Some(a_create);
+    assert_eq!(
+        store
+            .dead_letters(&page)
+            .await
+            .expect("dead_letters")
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        vec![b_create],
+        "paged by id"
+    );
+    let mut of_b = DeadLetterQuery::new(10);
+    of_b.user_id = Some(b);
+    assert_eq!(
+        store
+            .dead_letters(&of_b)
+            .await
+            .expect("dead_letters")
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        vec![b_create],
+        "filtered by user"
+    );
+
+    assert_eq!(
+        store
+            .revive_dead_letters(Some(b), t(6))
+            .await
+            .expect("revive_dead_letters"),
+        1,
+        "one user's dead letters"
+    );
+    let revived = &store.outbox_for_user(b).await.expect("outbox_for_user")[0];
+    assert_eq!(revived.dead_at, None);
+    assert_eq!(revived.attempts, 0, "a revived entry starts over");
+    assert_eq!(revived.next_attempt_at, t(6));
+    assert_eq!(
+        revived.last_error.as_deref(),
+        Some("Clerk refused the email"),
+        "the last error is kept for the operator"
+    );
+    assert_eq!(
+        must_get_by_id(&store, b).await.sync_status,
+        SyncStatus::Pending
+    );
+    assert_eq!(
+        must_get_by_id(&store, a).await.sync_status,
+        SyncStatus::Failed
+    );
+
+    assert_eq!(
+        store
+            .revive_dead_letters(None, t(7))
+            .await
+            .expect("revive_dead_letters"),
+        1,
+        "the rest"
+    );
+    assert!(
+        store
+            .dead_letters(&DeadLetterQuery::new(10))
+            .await
+            .expect("dead_letters")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .revive_dead_letters(None, t(8))
+            .await
+            .expect("revive_dead_letters"),
+        0
+    );
+    let again = claim_exactly(&store, "w", 8, &[a_create, b_create]).await;
+    for claim in &again {
+        assert_eq!(claim.attempts, 1);
+        let done = store
+            .complete_outbox(claim.id, token(claim), None, t(9))
+            .await
+            .expect("complete_outbox");
+        assert_eq!(done, ClaimOutcome::Applied);
+    }
+    for id in [a, b] {
+        assert_eq!(
+            must_get_by_id(&store, id).await.sync_status,
+            SyncStatus::Synced
+        );
+    }
+}
+
+/// `outbox_due` counts live, due, unclaimed entries.
+pub async fn outbox_due_count<F: StoreFactory<Store: SyncStore>>(factory: F) {
+    let store = factory.make().await;
+    assert_eq!(store.outbox_due(t(0)).await.expect("outbox_due"), 0);
+    let (_, e1) = create(&store, "n1@example.com", 0).await;
+    let (_, e2) = create(&store, "n2@example.com", 5).await;
+    let (_, e3) = create(&store, "n3@example.com", 5).await;
+    assert_eq!(
+        store.outbox_due(t(1)).await.expect("outbox_due"),
+        1,
+        "e2, e3 not yet due"
+    );
+    assert_eq!(store.outbox_due(t(5)).await.expect("outbox_due"), 3);
+    let claimed = claim_exactly(&store, "w", 5, &[e1, e2, e3]).await;
+    assert_eq!(
+        store.outbox_due(t(6)).await.expect("outbox_due"),
+        0,
+        "claimed"
+    );
+    let gave_up = store
+        .give_up_outbox(e1, token(&claimed[0]), "no", t(6))
+        .await
+        .expect("give_up_outbox");
+    assert_eq!(gave_up, ClaimOutcome::Applied);
+    let failed = store
+        .fail_outbox(e2, token(&claimed[1]), "later", t(100), t(6))
+        .await
+        .expect("fail_outbox");
+    assert_eq!(failed, ClaimOutcome::Applied);
+    assert_eq!(store.outbox_due(t(7)).await.expect("outbox_due"), 0);
+    assert_eq!(
+        store.outbox_due(t(36)).await.expect("outbox_due"),
+        1,
+        "e3's claim expired at 35s: due again"
+    );
+    assert_eq!(
+        store.outbox_due(t(100)).await.expect("outbox_due"),
+        2,
+        "the retry is due too; the dead letter never is"
+    );
 }

@@ -8,8 +8,8 @@ use super::{
     Projection, StoreFactory, local_row, must_get, must_get_by_id, record, record_with_email, t,
 };
 use crate::store::{
-    OutboxStore, StatusCounts, SyncStatus, Tombstone, TombstoneOutcome, UpsertOutcome, UserQuery,
-    UserStore, UserVersion,
+    BatchOutcome, InboundStore, OutboxStore, StatusCounts, SyncStatus, SyncStore, Tombstone,
+    TombstoneOutcome, UpsertOutcome, UserQuery, UserStore, UserVersion,
 };
 
 /// A string of `len` characters mixing scripts, emoji and quotes.
@@ -33,7 +33,7 @@ fn rich_metadata() -> serde_json::Value {
 }
 
 /// Every field written by an upsert reads back unchanged, through every getter.
-pub async fn user_round_trip<F: StoreFactory>(factory: F) {
+pub async fn user_round_trip<F: StoreFactory<Store: InboundStore>>(factory: F) {
     let store = factory.make().await;
     let now = t(0);
     let email = format!("{}@example.com", "a".repeat(300));
@@ -142,7 +142,7 @@ pub async fn user_round_trip<F: StoreFactory>(factory: F) {
 }
 
 /// An upsert applies only when its version is newer: older and equal versions change nothing.
-pub async fn version_guard<F: StoreFactory>(factory: F) {
+pub async fn version_guard<F: StoreFactory<Store: InboundStore>>(factory: F) {
     let store = factory.make().await;
     let mut v100 = record_with_email("user_guard", 100, "v100@example.com", true);
     v100.first_name = Some("Hundred".to_owned());
@@ -220,7 +220,7 @@ pub async fn version_guard<F: StoreFactory>(factory: F) {
 }
 
 /// An inbound overwrite marks `synced` and clears `sync_error`, except on a `pending` row.
-pub async fn inbound_upsert_sync_status<F: StoreFactory>(factory: F) {
+pub async fn inbound_upsert_sync_status<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
 
     // A failed row becomes synced again when newer Clerk data arrives.
@@ -289,7 +289,7 @@ pub async fn inbound_upsert_sync_status<F: StoreFactory>(factory: F) {
 }
 
 /// A tombstone erases the profile, is the same in any order, and nothing brings the row back.
-pub async fn tombstones_are_terminal<F: StoreFactory>(factory: F) {
+pub async fn tombstones_are_terminal<F: StoreFactory<Store: InboundStore>>(factory: F) {
     let store = factory.make().await;
     let deleted_at = t(100);
 
@@ -430,7 +430,7 @@ pub async fn tombstones_are_terminal<F: StoreFactory>(factory: F) {
 
 /// `apply_batch` (which backends may override with a bulk statement) follows the rules of
 /// `upsert_user` record by record and counts the outcomes.
-pub async fn apply_batch_follows_upsert_rules<F: StoreFactory>(factory: F) {
+pub async fn apply_batch_follows_upsert_rules<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     for clerk_id in ["user_b1", "user_b2", "user_b3"] {
         store
@@ -477,7 +477,7 @@ pub async fn apply_batch_follows_upsert_rules<F: StoreFactory>(factory: F) {
 }
 
 /// Invariant 6: a verified primary email links a live local row without a `clerk_id`.
-pub async fn email_linking<F: StoreFactory>(factory: F) {
+pub async fn email_linking<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
 
     // Links, keeping the local id and created_at.
@@ -606,7 +606,7 @@ pub async fn email_linking<F: StoreFactory>(factory: F) {
 }
 
 /// Two Clerk users racing for one linkable row: exactly one links, the other is inserted.
-pub async fn email_linking_concurrent<F: StoreFactory>(factory: F) {
+pub async fn email_linking_concurrent<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = Arc::new(factory.make().await);
     let local = local_row(&*store, "race@example.com", 0).await;
     let tasks: Vec<_> = (0..8)
@@ -642,7 +642,7 @@ pub async fn email_linking_concurrent<F: StoreFactory>(factory: F) {
 }
 
 /// `link_clerk_id` sets a clerk id once, only on a live row without one, never twice.
-pub async fn link_clerk_id<F: StoreFactory>(factory: F) {
+pub async fn link_clerk_id<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let local = local_row(&store, "l@example.com", 0).await;
     let other = local_row(&store, "m@example.com", 0).await;
@@ -693,7 +693,7 @@ pub async fn link_clerk_id<F: StoreFactory>(factory: F) {
 }
 
 /// Email lookups and the paged, filtered list.
-pub async fn find_and_list_users<F: StoreFactory>(factory: F) {
+pub async fn find_and_list_users<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     let a = local_row(&store, "same@example.com", 0).await;
     store
@@ -787,7 +787,7 @@ pub async fn find_and_list_users<F: StoreFactory>(factory: F) {
 }
 
 /// `scan_versions` pages through rows with a clerk id, in clerk id order, ids and versions only.
-pub async fn scan_versions_pages<F: StoreFactory>(factory: F) {
+pub async fn scan_versions_pages<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     // Same-length lowercase ids sort the same in every collation.
     for i in (1..=7).rev() {
@@ -846,7 +846,7 @@ pub async fn scan_versions_pages<F: StoreFactory>(factory: F) {
 }
 
 /// Counts by state; tombstones only count as deleted.
-pub async fn counts_by_status<F: StoreFactory>(factory: F) {
+pub async fn counts_by_status<F: StoreFactory<Store: SyncStore>>(factory: F) {
     let store = factory.make().await;
     assert_eq!(
         store.count_by_status().await.expect("count_by_status"),
@@ -880,10 +880,14 @@ pub async fn counts_by_status<F: StoreFactory>(factory: F) {
         "synced / pending / failed / deleted"
     );
     assert_eq!(counts.live(), 5);
+    assert_eq!(
+        counts.with_clerk_id, 3,
+        "live rows with a clerk id: c0, c2, c3 (not the local rows, not the tombstones)"
+    );
 }
 
 /// `record_sync_error` marks the row failed with the error and the attempt time.
-pub async fn record_sync_error<F: StoreFactory>(factory: F) {
+pub async fn record_sync_error<F: StoreFactory<Store: InboundStore>>(factory: F) {
     let store = factory.make().await;
     assert!(
         !store
@@ -916,4 +920,136 @@ pub async fn record_sync_error<F: StoreFactory>(factory: F) {
         "last_sync_attempt, to the microsecond"
     );
     assert_eq!(user.clerk_updated_at, Some(1), "the Clerk data is kept");
+}
+
+/// Clerk ids are compared in byte order everywhere: mixed case, different lengths, and ids
+/// that a case-insensitive or locale-aware collation would sort differently or merge.
+pub async fn scan_versions_byte_order<F: StoreFactory<Store: InboundStore>>(factory: F) {
+    let store = factory.make().await;
+    let ids = [
+        "user_2aB",
+        "user_2Ab",
+        "user_2a",
+        "user_Z",
+        "user_z",
+        "user_2ab",
+        "user_2AB",
+        "user_a",
+        "user_B",
+        "user_",
+        "user_2aB_",
+        "user_2a0",
+        "USER_2aB",
+    ];
+    for (i, id) in ids.iter().enumerate() {
+        let outcome = store
+            .upsert_user(&record(id, 100 + i as i64), t(0))
+            .await
+            .expect("upsert_user");
+        assert_eq!(
+            outcome,
+            UpsertOutcome::Inserted,
+            "{id} is its own user, not a case variant of another"
+        );
+    }
+    let mut expected: Vec<&str> = ids.to_vec();
+    expected.sort_unstable(); // `str`'s Ord is byte order
+    for page_size in [1_u32, 4, 100] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .scan_versions(after.as_deref(), page_size)
+                .await
+                .expect("scan_versions");
+            let Some(last) = page.last() else { break };
+            after = Some(last.clerk_id.clone());
+            seen.extend(page.into_iter().map(|v| v.clerk_id));
+        }
+        assert_eq!(
+            seen, expected,
+            "scan_versions in pages of {page_size} follows byte order, each id once"
+        );
+    }
+    assert_eq!(
+        store
+            .scan_versions(Some("user_2a"), 3)
+            .await
+            .expect("scan_versions")
+            .iter()
+            .map(|v| v.clerk_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["user_2a0", "user_2aB", "user_2aB_"],
+        "`after` compares in byte order too"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            must_get(&store, id).await.clerk_updated_at,
+            Some(100 + i as i64),
+            "get_user({id}) finds exactly that id"
+        );
+    }
+    assert_eq!(
+        store.get_user("user_2AB ").await.expect("get_user"),
+        None,
+        "no trailing-space padding in comparisons"
+    );
+    assert_eq!(
+        store
+            .tombstone_user(&Tombstone::new("user_2ab", t(1)), t(1))
+            .await
+            .expect("tombstone_user"),
+        TombstoneOutcome::Deleted
+    );
+    assert!(
+        !must_get(&store, "user_2aB").await.is_deleted(),
+        "a tombstone of one case variant leaves the others"
+    );
+}
+
+/// `apply_batch` counts the same on every store when an id repeats within the batch: the
+/// newest record of each id is applied, every other one counts as unchanged.
+pub async fn apply_batch_repeated_ids<F: StoreFactory<Store: InboundStore>>(factory: F) {
+    let store = factory.make().await;
+    store
+        .upsert_user(&record("user_known", 10), t(0))
+        .await
+        .expect("upsert_user");
+    let mut newest = record("user_new", 3);
+    newest.first_name = Some("Third".to_owned());
+    let batch = [
+        record("user_new", 1),
+        newest,
+        record("user_new", 2),
+        record("user_known", 11),
+        record("user_known", 12),
+        record("user_same", 5),
+        record("user_same", 5),
+    ];
+    let outcome = store.apply_batch(&batch, t(1)).await.expect("apply_batch");
+    let expected = BatchOutcome {
+        inserted: 2,
+        updated: 1,
+        unchanged: 4,
+    };
+    assert_eq!(
+        outcome, expected,
+        "inserted user_new (v3) and user_same; updated user_known (v12); four superseded"
+    );
+    let user = must_get(&store, "user_new").await;
+    assert_eq!(user.clerk_updated_at, Some(3));
+    assert_eq!(user.first_name.as_deref(), Some("Third"));
+    assert_eq!(
+        must_get(&store, "user_known").await.clerk_updated_at,
+        Some(12)
+    );
+    assert_eq!(
+        store.apply_batch(&batch, t(2)).await.expect("apply_batch"),
+        BatchOutcome {
+            inserted: 0,
+            updated: 0,
+            unchanged: 7,
+        },
+        "the same batch again changes nothing"
+    );
 }

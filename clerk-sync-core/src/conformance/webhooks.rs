@@ -14,7 +14,7 @@ use super::history::{HistoryEvent, check_property, delivery_strategy, fixed_hist
 use super::{Projection, StoreFactory, must_get, snapshot};
 use crate::event::{DeletedObject, User};
 use crate::memory::MemoryStore;
-use crate::store::{LedgerOutcome, LedgerStore, SyncStore};
+use crate::store::{InboundStore, LedgerOutcome, LedgerStore};
 use crate::sync::{HookContext, HookError, ProcessOutcome, SyncEngine, SyncError, SyncHooks};
 use crate::webhook::{WebhookHeaders, WebhookVerifier};
 
@@ -26,7 +26,7 @@ fn verifier() -> WebhookVerifier {
 }
 
 /// Sign `body` as Svix would, now, and hand it to `engine`.
-async fn deliver<S: SyncStore + ?Sized>(
+async fn deliver<S: InboundStore + ?Sized>(
     engine: &SyncEngine<S>,
     svix_id: &str,
     body: &str,
@@ -68,7 +68,7 @@ impl SyncHooks for CountingHooks {
     }
 }
 
-fn engine_for<S: SyncStore + 'static>(store: S, with_hooks: bool) -> SyncEngine<S> {
+fn engine_for<S: InboundStore + 'static>(store: S, with_hooks: bool) -> SyncEngine<S> {
     let engine = SyncEngine::new(store, verifier());
     if with_hooks {
         engine.with_hooks(Arc::new(CountingHooks::default()))
@@ -101,7 +101,7 @@ fn compare(expected: &[Projection], actual: &[Projection]) -> Result<(), String>
 /// Property: signed webhooks of random histories, delivered through
 /// [`SyncEngine::process_webhook`] shuffled and duplicated, with or without hooks, end in the
 /// same rows as in-order delivery.
-pub async fn webhook_permutation_property<F: StoreFactory>(factory: F) {
+pub async fn webhook_permutation_property<F: StoreFactory<Store: InboundStore>>(factory: F) {
     check_property(
         "webhook_permutation_property",
         (delivery_strategy(), proptest::bool::ANY),
@@ -126,7 +126,7 @@ pub async fn webhook_permutation_property<F: StoreFactory>(factory: F) {
 
 /// 32 tasks deliver shuffled copies of one history through the engine at once; the rows end
 /// as in-order delivery, and every delivery is answered with success.
-pub async fn webhook_concurrent_deliveries<F: StoreFactory>(factory: F) {
+pub async fn webhook_concurrent_deliveries<F: StoreFactory<Store: InboundStore>>(factory: F) {
     const TASKS: usize = 32;
     let events = Arc::new(fixed_history());
     let expected = reference_rows(&events).await;
@@ -195,7 +195,7 @@ pub async fn webhook_concurrent_deliveries<F: StoreFactory>(factory: F) {
 
 /// Hooks fail once: the change is stored but the event stays unprocessed; the redelivery runs
 /// the hooks again with a no-op write and marks it processed; the next one is a duplicate.
-pub async fn webhook_hooks_rerun_until_processed<F: StoreFactory>(factory: F) {
+pub async fn webhook_hooks_rerun_until_processed<F: StoreFactory<Store: InboundStore>>(factory: F) {
     /// Fails the first call per svix id, then succeeds; counts calls per svix id.
     #[derive(Default)]
     struct FlakyHooks {

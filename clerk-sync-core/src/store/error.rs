@@ -35,13 +35,24 @@ pub enum StoreError {
     /// The schema is missing or older than this version of the library expects.
     #[error("storage schema is missing or out of date; run the migrations")]
     Schema(#[source] BoxError),
+    /// The store is configured in a way that can never work: a malformed or unsupported
+    /// database URL, an unknown database or role, a refused password. Retrying does not help;
+    /// a person must fix the configuration.
+    #[error("storage is misconfigured: {reason}")]
+    Configuration {
+        /// What is wrong, without the URL, the password or any other secret.
+        reason: String,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl StoreError {
     /// Whether retrying the same operation later may succeed.
     ///
     /// `Unavailable` and `Backend` (deadlocks, serialization failures) are transient; invalid
-    /// data, a missing row or a missing schema need a person.
+    /// data, a missing row, a missing schema or a wrong configuration need a person.
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Unavailable(_) | StoreError::Backend(_))
     }

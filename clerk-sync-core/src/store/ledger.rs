@@ -68,8 +68,9 @@ pub struct NewLedgerEntry<'a> {
     pub object_id: Option<&'a str>,
     /// When this delivery was received.
     pub received_at: OffsetDateTime,
-    /// The request body (JSON text), kept for audit and replay.
-    pub payload: &'a str,
+    /// The request body (JSON text), kept for replay; `None` when the event's payload must not
+    /// be stored (see [`payload_kept_for`]).
+    pub payload: Option<&'a str>,
 }
 
 impl<'a> NewLedgerEntry<'a> {
@@ -79,7 +80,7 @@ impl<'a> NewLedgerEntry<'a> {
         event_type: &'a str,
         object_id: Option<&'a str>,
         received_at: OffsetDateTime,
-        payload: &'a str,
+        payload: Option<&'a str>,
     ) -> Self {
         NewLedgerEntry {
             svix_id,
@@ -109,8 +110,11 @@ pub struct LedgerEntry {
     pub outcome: Option<LedgerOutcome>,
     /// Why it failed, for `Failed`.
     pub error: Option<String>,
-    /// The request body (JSON text).
-    pub payload: String,
+    /// The request body (JSON text), for the events whose payload is kept (`user.*`); `None`
+    /// for the others, and in listings ([`LedgerStore::recent_ledger`]).
+    ///
+    /// [`LedgerStore::recent_ledger`]: super::LedgerStore::recent_ledger
+    pub payload: Option<String>,
 }
 
 impl LedgerEntry {
@@ -119,7 +123,7 @@ impl LedgerEntry {
         svix_id: impl Into<String>,
         event_type: impl Into<String>,
         received_at: OffsetDateTime,
-        payload: impl Into<String>,
+        payload: Option<String>,
     ) -> Self {
         LedgerEntry {
             svix_id: svix_id.into(),
@@ -129,7 +133,7 @@ impl LedgerEntry {
             processed_at: None,
             outcome: None,
             error: None,
-            payload: payload.into(),
+            payload,
         }
     }
 }
@@ -148,4 +152,47 @@ pub enum LedgerInsert {
         /// Whether `processed_at` is set.
         processed: bool,
     },
+}
+
+/// Whether the ledger keeps the payload of an event of type `event_type`.
+///
+/// Only `user.*` events are kept: replaying them is how a table is rebuilt, and the row keeps
+/// the same data anyway. Every other payload is dropped. That matters most for `email.created`
+/// and `sms.created`, which carry one-time codes and magic or reset links, and for
+/// `session.*`, which carry client addresses.
+///
+/// ```
+/// use clerk_sync_core::store::payload_kept_for;
+///
+/// assert!(payload_kept_for("user.updated"));
+/// assert!(!payload_kept_for("email.created"));
+/// assert!(!payload_kept_for("sms.created"));
+/// assert!(!payload_kept_for("users.updated"));
+/// ```
+pub fn payload_kept_for(event_type: &str) -> bool {
+    event_type.starts_with("user.")
+}
+
+/// A page request for [`LedgerStore::recent_ledger`](super::LedgerStore::recent_ledger):
+/// newest first (by `received_at`, then `svix_id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LedgerQuery {
+    /// Only entries that ended this way.
+    pub outcome: Option<LedgerOutcome>,
+    /// Only entries received strictly before this one: `(received_at, svix_id)` of the last
+    /// entry of the previous page.
+    pub before: Option<(OffsetDateTime, String)>,
+    /// Page size; stores cap it at 1000.
+    pub limit: u32,
+}
+
+impl LedgerQuery {
+    /// The newest `limit` entries of every outcome.
+    pub fn new(limit: u32) -> Self {
+        LedgerQuery {
+            limit,
+            ..LedgerQuery::default()
+        }
+    }
 }

@@ -1,29 +1,41 @@
 //! Storage traits: what the sync engine needs from a database.
 //!
-//! A store is a handful of small traits, each one concept:
+//! A store is a family of small traits, each one concept, and each part of the engine asks
+//! only for the ones it uses:
 //!
-//! - [`UserStore`]: the local user table, with a *conditional* upsert (applies only when the
-//!   version is newer) and a terminal tombstone. These two methods carry the whole
-//!   ordering guarantee; see `docs/sync-semantics.md`.
-//! - [`LedgerStore`]: one row per `svix-id`, for dedupe, audit and replay.
-//! - [`OutboxStore`]: local changes queued for Clerk, written atomically with the row.
-//! - [`LeaseStore`]: named leases, so one replica at a time runs reconcile.
-//! - [`RunLogStore`]: recorded reconcile and backfill runs.
+//! | trait | holds | needed by |
+//! |---|---|---|
+//! | [`UserStore`] | the local user table: a *conditional* upsert (applies only when the version is newer) and a terminal tombstone | everything |
+//! | [`LedgerStore`] | one row per `svix-id`, for dedupe, audit and replay | webhooks |
+//! | [`InboundStore`] | nothing new: ties the two above together, with [`InboundStore::apply_inbound`] to override | [`SyncEngine::new`] and `process_webhook` |
+//! | [`OutboxStore`] | local changes queued for Clerk, written atomically with the row; claims with tokens; dead letters | local changes and the outbound worker |
+//! | [`LeaseStore`] | named leases, so one replica at a time runs a job | reconcile, backfill |
+//! | [`RunLogStore`] | recorded reconcile and backfill runs, with a resumable cursor | reconcile, backfill |
 //!
-//! [`SyncStore`] ties them together and has one provided method, [`SyncStore::apply_inbound`],
-//! which a backend may override to do ledger and apply in one round trip.
+//! A team that wants only inbound sync into its own table implements [`UserStore`],
+//! [`LedgerStore`] and `impl InboundStore for MyStore {}`. [`SyncStore`] is every trait at
+//! once; it is implemented for any type that implements them all, and `Arc<dyn SyncStore>`
+//! works because the traits use `async_trait`.
 //!
-//! The traits use `async_trait` so that `Arc<dyn UserStore>` works.
 //! `clerk_sync_core::memory::MemoryStore` is the reference implementation, and
 //! `clerk_sync_core::conformance` (feature `conformance`) is the suite every store must pass.
 //!
-//! Times are passed in (`now`) rather than read from a clock inside the store, so that the
-//! behaviour is testable and every replica agrees on the same rule.
+//! Rules every store shares:
+//! - **Times** are passed in (`now`) rather than read from a clock inside the store, so that
+//!   the behaviour is testable and every replica agrees. A time plus a duration saturates at
+//!   [`MAX_STORED_TIME`] ([`saturating_add`]).
+//! - **Clerk ids compare in byte order** everywhere: in [`UserStore::scan_versions`] and in
+//!   every equality. Clerk ids are mixed case (`user_2aB...`), so a case-insensitive or
+//!   locale-aware collation would misorder or even merge them.
+//!
+//! [`SyncEngine::new`]: crate::sync::SyncEngine::new
 
+mod batch;
 mod error;
-mod lease;
 mod ledger;
 mod outbox;
+mod run;
+mod times;
 mod user;
 
 use std::time::Duration;
@@ -31,10 +43,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+pub use batch::BatchPlan;
 pub use error::{BoxError, StoreError};
-pub use lease::SyncRun;
-pub use ledger::{LedgerEntry, LedgerInsert, LedgerOutcome, NewLedgerEntry};
-pub use outbox::{EnqueuedChange, LocalChange, OutboxEntry, OutboxOperation, UserProfile};
+pub use ledger::{
+    LedgerEntry, LedgerInsert, LedgerOutcome, LedgerQuery, NewLedgerEntry, payload_kept_for,
+};
+pub use outbox::{
+    ClaimOutcome, DeadLetterQuery, EnqueuedChange, LocalChange, OutboxEntry, OutboxOperation,
+    UserProfile, new_claim_token,
+};
+pub use run::SyncRun;
+pub use times::{MAX_STORED_TIME, saturating_add, whole_micros};
 pub use user::{
     BatchOutcome, ClerkUserRecord, LocalUser, StatusCounts, SyncStatus, Tombstone,
     TombstoneOutcome, UpsertOutcome, UserQuery, UserVersion,
@@ -77,20 +96,25 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<UpsertOutcome, StoreError>;
 
-    /// Upsert many records under the same rules as [`UserStore::upsert_user`], for reconcile
-    /// and backfill. Backends override this with a bulk statement; the provided version loops.
+    /// Upsert many records under the rules of [`UserStore::upsert_user`], for reconcile and
+    /// backfill. Backends override this with a bulk statement.
+    ///
+    /// The batch is first reduced to the newest record per Clerk id ([`BatchPlan`]); each
+    /// superseded record counts as `unchanged`. The kept records then count as
+    /// [`upsert_user`](UserStore::upsert_user) would: inserted, updated (linked included), or
+    /// unchanged (stale or a tombstone).
     async fn apply_batch(
         &self,
         records: &[ClerkUserRecord],
         now: OffsetDateTime,
     ) -> Result<BatchOutcome, StoreError> {
-        let mut outcome = BatchOutcome::default();
-        for record in records {
-            match self.upsert_user(record, now).await? {
-                UpsertOutcome::Inserted => outcome.inserted += 1,
-                UpsertOutcome::Updated | UpsertOutcome::Linked => outcome.updated += 1,
-                _ => outcome.unchanged += 1,
-            }
+        let plan = BatchPlan::new(records);
+        let mut outcome = BatchOutcome {
+            unchanged: plan.superseded,
+            ..BatchOutcome::default()
+        };
+        for record in plan.records {
+            outcome.count(self.upsert_user(record, now).await?);
         }
         Ok(outcome)
     }
@@ -118,15 +142,16 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// Ids and versions of rows with a `clerk_id`, ordered by `clerk_id`, after `after`
-    /// (exclusive), at most `limit`: reconcile pages through this instead of loading rows.
+    /// Ids and versions of rows with a `clerk_id`, ordered by `clerk_id` in byte order, after
+    /// `after` (exclusive), at most `limit`: reconcile pages through this instead of loading
+    /// rows.
     async fn scan_versions(
         &self,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserVersion>, StoreError>;
 
-    /// Row counts by sync state.
+    /// Row counts by sync state, and live rows with a `clerk_id`.
     async fn count_by_status(&self) -> Result<StatusCounts, StoreError>;
 
     /// Mark the row `failed` with `error`, and `last_sync_attempt = at`. Returns whether a row
@@ -154,14 +179,54 @@ pub trait LedgerStore: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
-    /// The entry for `svix_id`.
+    /// The entry for `svix_id`, with its payload when one was kept.
     async fn ledger_get(&self, svix_id: &str) -> Result<Option<LedgerEntry>, StoreError>;
+
+    /// The most recent entries, newest first, without payloads (`payload` is `None`).
+    async fn recent_ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError>;
 
     /// Delete entries received before `before`; returns how many.
     async fn ledger_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
+/// A store the engine can apply webhooks to: the user table and the ledger.
+///
+/// `impl InboundStore for MyStore {}` takes the provided
+/// [`apply_inbound`](InboundStore::apply_inbound); a backend may override it to do the ledger
+/// and the write in one transaction or statement.
+#[async_trait]
+pub trait InboundStore: UserStore + LedgerStore {
+    /// Ledger, apply and mark processed, for an event with no hooks to run in between.
+    ///
+    /// The provided version: [`LedgerStore::ledger_insert`]; if the `svix-id` was already
+    /// processed, [`InboundApplied::Duplicate`]; otherwise apply `change`, then
+    /// [`LedgerStore::ledger_mark_processed`] with [`InboundApplied::ledger_outcome`].
+    /// Correctness never depends on the ledger: a lost ledger write makes a redelivery apply
+    /// again, which the conditional write turns into a no-op.
+    async fn apply_inbound(
+        &self,
+        entry: &NewLedgerEntry<'_>,
+        change: &InboundChange,
+        now: OffsetDateTime,
+    ) -> Result<InboundApplied, StoreError> {
+        if let LedgerInsert::Exists { processed: true } = self.ledger_insert(entry).await? {
+            return Ok(InboundApplied::Duplicate);
+        }
+        let applied = apply_change(self, change, now).await?;
+        if let Some(outcome) = applied.ledger_outcome() {
+            self.ledger_mark_processed(entry.svix_id, outcome, None, now)
+                .await?;
+        }
+        Ok(applied)
+    }
+}
+
 /// Local changes queued for Clerk.
+///
+/// Each claim carries a token ([`OutboxEntry::claim_token`]): only the current holder of a
+/// live claim may complete, fail or give up the entry, so a worker that stalled past its lease
+/// can never report on an entry another worker now owns. An entry that is given up stays as a
+/// dead letter until revived.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Write the change to the user row (leaving it `pending`) and queue its outbox entry, in
@@ -179,10 +244,11 @@ pub trait OutboxStore: Send + Sync {
 
     /// Claim up to `limit` due entries for `worker`, oldest first, for `lease`.
     ///
-    /// An entry is due when `next_attempt_at <= now`, it is not claimed (or its claim expired),
-    /// and no older entry of the same user is still queued (one user's operations go out in
-    /// order). Claiming sets `claimed_by`, `claimed_until = now + lease` and increments
-    /// `attempts`. Two concurrent claimers never get the same entry.
+    /// An entry is due when it is live (not a dead letter), `next_attempt_at <= now`, it is not
+    /// claimed (or its claim expired), and no older live entry of the same user is queued (one
+    /// user's operations go out in order). Claiming sets `claimed_by`, a new `claim_token`
+    /// (one [`new_claim_token`] per call), `claimed_until = now + lease` (saturating) and
+    /// increments `attempts`. Two concurrent claimers never get the same entry.
     async fn claim_outbox(
         &self,
         worker: &str,
@@ -191,51 +257,77 @@ pub trait OutboxStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
 
-    /// Clerk accepted entry `id`: delete it, set the row's `clerk_id` if `clerk_id` is given and
-    /// the row has none, set `last_sync_attempt = now`, clear `sync_error`, and set `synced`
-    /// unless other entries for the row remain queued.
+    /// Clerk accepted entry `id`, claimed with `token`.
+    ///
+    /// If the claim is held (`claim_token = token` and `claimed_until > now`): delete the
+    /// entry; on the row set `last_sync_attempt = now`, set its `clerk_id` if `clerk_id` is
+    /// given and the row has none, and its state from what remains queued for it: `pending` if
+    /// live entries remain, else `failed` if dead letters remain, else `synced` with
+    /// `sync_error` cleared. A `Delete` entry makes the row a tombstone instead (as
+    /// [`UserStore::tombstone_user`] would, with `deleted_at = now`).
     ///
     /// If another row already has that `clerk_id` (the webhook echo of a create can arrive
     /// before the worker reports back, and insert the user when its email is not verified),
     /// the row keeps no `clerk_id` rather than breaking its uniqueness; this is not an error.
-    /// A missing entry gives [`StoreError::NotFound`].
+    ///
+    /// Returns [`ClaimOutcome::Lost`], writing nothing, when the claim is not held.
     async fn complete_outbox(
         &self,
         id: i64,
+        token: &str,
         clerk_id: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<ClaimOutcome, StoreError>;
 
-    /// Entry `id` failed and will be retried: release the claim, set `next_attempt_at` and
-    /// `last_error`; set the row's `sync_error` and `last_sync_attempt = now` (it stays
-    /// `pending`). A missing entry gives [`StoreError::NotFound`].
+    /// Entry `id`, claimed with `token`, failed and will be retried: release the claim, set
+    /// `next_attempt_at` and `last_error`; set the row's `sync_error` and
+    /// `last_sync_attempt = now` (it stays `pending`). [`ClaimOutcome::Lost`] when the claim
+    /// is not held.
     async fn fail_outbox(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         next_attempt_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<ClaimOutcome, StoreError>;
 
-    /// Entry `id` exhausted its attempts: delete it and mark the row `failed` with
-    /// `sync_error = error` and `last_sync_attempt = now`. A missing entry gives
-    /// [`StoreError::NotFound`].
+    /// Entry `id`, claimed with `token`, failed for good: it becomes a dead letter
+    /// (`dead_at = now`, `last_error = error`, claim released), and the row `failed` with
+    /// `sync_error = error` and `last_sync_attempt = now`. [`ClaimOutcome::Lost`] when the claim
+    /// is not held.
     async fn give_up_outbox(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<ClaimOutcome, StoreError>;
 
-    /// Queued entries of row `user_id`, oldest first.
+    /// Queued entries of row `user_id`, live and dead, oldest first.
     async fn outbox_for_user(&self, user_id: i64) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Dead letters, oldest first.
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Make dead letters live again (all of them, or `user_id`'s): due at `now`, no attempts,
+    /// no claim, `last_error` kept; their rows go back to `pending`. Returns how many entries
+    /// were revived.
+    async fn revive_dead_letters(
+        &self,
+        user_id: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// How many live entries are due at `now` and not claimed: the backlog.
+    async fn outbox_due(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 /// Named leases with expiry: a portable "only one replica runs this" lock.
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
-    /// Take lease `name` for `holder` until `now + ttl` if it is free, expired, or already
-    /// held by `holder`. Returns whether `holder` now holds it.
+    /// Take lease `name` for `holder` until `now + ttl` (saturating) if it is free, expired,
+    /// or already held by `holder`. Returns whether `holder` now holds it.
     async fn try_acquire_lease(
         &self,
         name: &str,
@@ -244,8 +336,8 @@ pub trait LeaseStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// Extend lease `name` to `now + ttl` if `holder` still holds it (not taken over).
-    /// Returns whether it was extended.
+    /// Extend lease `name` to `now + ttl` (saturating) if `holder` still holds it (not taken
+    /// over). Returns whether it was extended.
     async fn renew_lease(
         &self,
         name: &str,
@@ -261,12 +353,44 @@ pub trait LeaseStore: Send + Sync {
 /// Recorded reconcile and backfill runs.
 #[async_trait]
 pub trait RunLogStore: Send + Sync {
-    /// Record a finished run; returns its id.
-    async fn record_run(&self, run: &SyncRun) -> Result<i64, StoreError>;
+    /// Record a run as it starts (all its fields but `id`, which the store assigns and
+    /// returns).
+    async fn start_run(&self, run: &SyncRun) -> Result<i64, StoreError>;
 
-    /// The most recent runs, newest first.
+    /// Save a running run's progress: its `cursor` and running `report`. Returns whether the
+    /// run exists.
+    async fn checkpoint_run(
+        &self,
+        id: i64,
+        cursor: Option<&str>,
+        report: &serde_json::Value,
+    ) -> Result<bool, StoreError>;
+
+    /// Finish run `id` at `finished_at` with its final `cursor` and `report`. Returns whether
+    /// the run exists.
+    async fn finish_run(
+        &self,
+        id: i64,
+        finished_at: OffsetDateTime,
+        cursor: Option<&str>,
+        report: &serde_json::Value,
+    ) -> Result<bool, StoreError>;
+
+    /// The most recent runs, newest first (by `started_at`, then id).
     async fn recent_runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
+
+    /// The most recent run of `kind`, finished or not.
+    async fn latest_run(&self, kind: &str) -> Result<Option<SyncRun>, StoreError>;
 }
+
+/// Every store trait at once: what the whole engine (webhooks, local changes, the outbound
+/// worker, reconcile and backfill) needs.
+///
+/// Implemented for every type that implements the traits it names; never implement it by
+/// hand. `Arc<dyn SyncStore>` is a store too.
+pub trait SyncStore: InboundStore + OutboxStore + LeaseStore + RunLogStore {}
+
+impl<T> SyncStore for T where T: InboundStore + OutboxStore + LeaseStore + RunLogStore + ?Sized {}
 
 /// What the engine writes for one verified inbound event.
 #[derive(Debug, Clone, PartialEq)]
@@ -280,7 +404,7 @@ pub enum InboundChange {
     LedgerOnly,
 }
 
-/// What [`SyncStore::apply_inbound`] did.
+/// What [`InboundStore::apply_inbound`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InboundApplied {
@@ -305,37 +429,6 @@ impl InboundApplied {
             InboundApplied::Tombstone(_) => Some(LedgerOutcome::Stale),
             InboundApplied::LedgerOnly => Some(LedgerOutcome::Ignored),
         }
-    }
-}
-
-/// Everything the sync engine needs from one backend.
-///
-/// Implement the five traits above, then `impl SyncStore for MyStore {}`. Override
-/// [`SyncStore::apply_inbound`] to do its three steps in one transaction or statement.
-#[async_trait]
-pub trait SyncStore: UserStore + LedgerStore + OutboxStore + LeaseStore + RunLogStore {
-    /// Ledger, apply and mark processed, for an event with no hooks to run in between.
-    ///
-    /// The provided version: [`LedgerStore::ledger_insert`]; if the `svix-id` was already
-    /// processed, [`InboundApplied::Duplicate`]; otherwise apply `change`, then
-    /// [`LedgerStore::ledger_mark_processed`] with [`InboundApplied::ledger_outcome`].
-    /// Correctness never depends on the ledger: a lost ledger write makes a redelivery apply
-    /// again, which the conditional write turns into a no-op.
-    async fn apply_inbound(
-        &self,
-        entry: &NewLedgerEntry<'_>,
-        change: &InboundChange,
-        now: OffsetDateTime,
-    ) -> Result<InboundApplied, StoreError> {
-        if let LedgerInsert::Exists { processed: true } = self.ledger_insert(entry).await? {
-            return Ok(InboundApplied::Duplicate);
-        }
-        let applied = apply_change(self, change, now).await?;
-        if let Some(outcome) = applied.ledger_outcome() {
-            self.ledger_mark_processed(entry.svix_id, outcome, None, now)
-                .await?;
-        }
-        Ok(applied)
     }
 }
 

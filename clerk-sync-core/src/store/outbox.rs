@@ -138,6 +138,10 @@ impl EnqueuedChange {
 }
 
 /// One queued operation.
+///
+/// An entry is *live* while it waits to be sent or is being sent, and a *dead letter* once it
+/// was given up ([`dead_at`](Self::dead_at) is set): dead letters are kept, visible and
+/// revivable, and are never claimed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct OutboxEntry {
@@ -149,7 +153,7 @@ pub struct OutboxEntry {
     pub operation: OutboxOperation,
     /// The fields to send (empty for delete).
     pub profile: UserProfile,
-    /// Claims so far, counting the current one.
+    /// Claims so far, counting the current one; reset when a dead letter is revived.
     pub attempts: u32,
     /// Not claimable before this time.
     pub next_attempt_at: OffsetDateTime,
@@ -157,14 +161,20 @@ pub struct OutboxEntry {
     pub claimed_by: Option<String>,
     /// The current claim expires at this time; after it another worker may claim the entry.
     pub claimed_until: Option<OffsetDateTime>,
+    /// The token of the current claim. Only the holder of this token may complete, fail or
+    /// give up the entry; a worker whose claim was taken over holds an older token.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub claim_token: Option<String>,
     /// Error of the last failed attempt.
     pub last_error: Option<String>,
+    /// When the entry was given up: a dead letter. `None` while live.
+    pub dead_at: Option<OffsetDateTime>,
     /// When the entry was queued.
     pub created_at: OffsetDateTime,
 }
 
 impl OutboxEntry {
-    /// A newly queued entry: due at `created_at`, never attempted, unclaimed.
+    /// A newly queued entry: due at `created_at`, never attempted, unclaimed, live.
     pub fn new(
         id: i64,
         user_id: i64,
@@ -181,8 +191,98 @@ impl OutboxEntry {
             next_attempt_at: created_at,
             claimed_by: None,
             claimed_until: None,
+            claim_token: None,
             last_error: None,
+            dead_at: None,
             created_at,
         }
+    }
+
+    /// Whether the entry was given up.
+    pub fn is_dead(&self) -> bool {
+        self.dead_at.is_some()
+    }
+}
+
+/// What a claim holder's [`complete`], [`fail`] or [`give_up`] did.
+///
+/// [`complete`]: super::OutboxStore::complete_outbox
+/// [`fail`]: super::OutboxStore::fail_outbox
+/// [`give_up`]: super::OutboxStore::give_up_outbox
+#[must_use = "a lost claim means another worker owns the entry now"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClaimOutcome {
+    /// The caller held the claim, and the change was written.
+    Applied,
+    /// The caller no longer holds the claim: it expired (another worker may have taken the
+    /// entry over), the entry is gone, or it is a dead letter. Nothing was written.
+    Lost,
+}
+
+impl ClaimOutcome {
+    /// Whether the change was written.
+    pub fn applied(self) -> bool {
+        self == ClaimOutcome::Applied
+    }
+}
+
+/// A page request for [`OutboxStore::dead_letters`](super::OutboxStore::dead_letters), ordered
+/// by entry id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadLetterQuery {
+    /// Only this user's dead letters.
+    pub user_id: Option<i64>,
+    /// Only entries with an id greater than this (the cursor from the previous page).
+    pub after_id: Option<i64>,
+    /// Page size; stores cap it at 1000.
+    pub limit: u32,
+}
+
+impl DeadLetterQuery {
+    /// The first page of `limit` dead letters of every user.
+    pub fn new(limit: u32) -> Self {
+        DeadLetterQuery {
+            limit,
+            ..DeadLetterQuery::default()
+        }
+    }
+}
+
+/// A fresh claim token: 128 bits from the standard library's randomly keyed hasher, as hex.
+///
+/// Stores call this once per [`claim_outbox`](super::OutboxStore::claim_outbox) call. Tokens
+/// need to be unique, not secret: they fence a slow worker off an entry that another worker
+/// claimed after it, they do not authenticate anyone.
+pub fn new_claim_token() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    // Each `RandomState` is keyed from the OS's randomness (then varied per instance), so two
+    // processes, or two calls, never produce the same pair.
+    let high = std::hash::RandomState::new().hash_one((n, nanos, std::process::id()));
+    let low = std::hash::RandomState::new().hash_one((nanos, n));
+    format!("{high:016x}{low:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_tokens_are_unique_hex() {
+        let tokens: std::collections::HashSet<String> =
+            (0..10_000).map(|_| new_claim_token()).collect();
+        assert_eq!(tokens.len(), 10_000);
+        assert!(
+            tokens
+                .iter()
+                .all(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
     }
 }

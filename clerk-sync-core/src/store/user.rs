@@ -283,6 +283,8 @@ pub struct StatusCounts {
     pub failed: u64,
     /// Tombstones.
     pub deleted: u64,
+    /// Live rows that have a `clerk_id`: the local count to compare with Clerk's user count.
+    pub with_clerk_id: u64,
 }
 
 impl StatusCounts {
@@ -316,7 +318,7 @@ impl UserQuery {
     }
 }
 
-/// What [`UserStore::apply_batch`](super::UserStore::apply_batch) did, counted per outcome.
+/// What [`UserStore::apply_batch`](super::UserStore::apply_batch) did, counted per record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BatchOutcome {
@@ -324,7 +326,18 @@ pub struct BatchOutcome {
     pub inserted: u64,
     /// Rows overwritten with a newer version (including linked rows).
     pub updated: u64,
-    /// Records not written because the stored version was equal or newer, or the row is a
-    /// tombstone.
+    /// Records not written: the stored version was equal or newer, the row is a tombstone,
+    /// or a newer record of the same id was in the batch.
     pub unchanged: u64,
+}
+
+impl BatchOutcome {
+    /// Add one upsert's outcome to the tally.
+    pub fn count(&mut self, outcome: UpsertOutcome) {
+        match outcome {
+            UpsertOutcome::Inserted => self.inserted += 1,
+            UpsertOutcome::Updated | UpsertOutcome::Linked => self.updated += 1,
+            UpsertOutcome::Stale | UpsertOutcome::Deleted => self.unchanged += 1,
+        }
+    }
 }

@@ -9,8 +9,8 @@ use super::inbound::change_for;
 use super::{HookContext, ProcessOutcome, SyncError, SyncHooks};
 use crate::event::{ClerkEvent, WebhookEvent};
 use crate::store::{
-    InboundApplied, InboundChange, LedgerInsert, LedgerOutcome, NewLedgerEntry, SyncStore,
-    apply_change,
+    InboundApplied, InboundChange, InboundStore, LedgerInsert, LedgerOutcome, NewLedgerEntry,
+    apply_change, payload_kept_for, whole_micros,
 };
 use crate::webhook::{WebhookHeaders, WebhookVerifier};
 
@@ -86,14 +86,30 @@ impl<S: ?Sized> std::fmt::Debug for SyncEngine<S> {
     }
 }
 
-impl<S: SyncStore> SyncEngine<S> {
+impl<S: ?Sized> SyncEngine<S> {
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, shared.
+    pub fn shared_store(&self) -> &Arc<S> {
+        &self.store
+    }
+}
+
+impl<S: InboundStore> SyncEngine<S> {
     /// An engine over `store` that accepts webhooks signed for `verifier`'s secrets.
+    ///
+    /// Webhooks need only the user table and the ledger ([`InboundStore`]); local changes,
+    /// the outbound worker and reconcile become available when the store also implements the
+    /// traits they use.
     pub fn new(store: S, verifier: WebhookVerifier) -> Self {
         SyncEngine::from_shared(Arc::new(store), verifier)
     }
 }
 
-impl<S: SyncStore + ?Sized> SyncEngine<S> {
+impl<S: InboundStore + ?Sized> SyncEngine<S> {
     /// An engine over a store that is already shared, e.g. an `Arc<dyn SyncStore>`.
     pub fn from_shared(store: Arc<S>, verifier: WebhookVerifier) -> Self {
         SyncEngine {
@@ -108,7 +124,8 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
     ///
     /// With hooks, the ledger insert, the write, the hooks and the "processed" mark are
     /// separate store calls, so that an event whose hooks failed stays unprocessed and its
-    /// redelivery runs them again. Without hooks they are one [`SyncStore::apply_inbound`] call.
+    /// redelivery runs them again. Without hooks they are one [`InboundStore::apply_inbound`]
+    /// call.
     pub fn with_hooks(mut self, hooks: Arc<dyn SyncHooks>) -> Self {
         self.hooks = Some(hooks);
         self
@@ -139,16 +156,6 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
             )
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         Ok(self.store.ledger_prune(cutoff).await?)
-    }
-
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// The store, shared.
-    pub fn shared_store(&self) -> &Arc<S> {
-        &self.store
     }
 
     /// Verify, parse and apply one webhook delivery; the entry point HTTP adapters call.
@@ -232,7 +239,7 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
             &event.event_type,
             event.object_id(),
             now,
-            &payload,
+            Some(&payload),
         );
         let outcome = match &self.hooks {
             None => outcome_of(self.store.apply_inbound(&entry, &change, now).await?),
@@ -251,7 +258,7 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
         Ok(outcome)
     }
 
-    /// The steps of [`SyncStore::apply_inbound`] with the hooks in between, so that a hook
+    /// The steps of [`InboundStore::apply_inbound`] with the hooks in between, so that a hook
     /// failure leaves the event unprocessed.
     async fn apply_with_hooks(
         &self,
@@ -313,7 +320,7 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
         now: OffsetDateTime,
     ) -> Result<ProcessOutcome, SyncError> {
         let payload = String::from_utf8_lossy(body);
-        let entry = ledger_entry(svix_id, event_type, object_id, now, &payload);
+        let entry = ledger_entry(svix_id, event_type, object_id, now, Some(&payload));
         if let LedgerInsert::Exists { processed: true } = self.store.ledger_insert(&entry).await? {
             return Ok(ProcessOutcome::Duplicate);
         }
@@ -330,13 +337,16 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
     }
 }
 
+/// The ledger row for a delivery. The payload is kept only for the event types replay needs
+/// ([`payload_kept_for`]): never for `email.*` or `sms.*`, which carry one-time codes and links.
 fn ledger_entry<'a>(
     svix_id: &'a str,
     event_type: &'a str,
     object_id: Option<&'a str>,
     now: OffsetDateTime,
-    payload: &'a str,
+    payload: Option<&'a str>,
 ) -> NewLedgerEntry<'a> {
+    let payload = payload.filter(|_| payload_kept_for(event_type));
     NewLedgerEntry::new(svix_id, clip(event_type), object_id.map(clip), now, payload)
 }
 
@@ -351,13 +361,6 @@ fn clip(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// `at` without its sub-microsecond part: SQL stores keep microseconds, and every store should
-/// hold the same value for the same write.
-pub(super) fn whole_micros(at: OffsetDateTime) -> OffsetDateTime {
-    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(at)
 }
 
 fn outcome_of(applied: InboundApplied) -> ProcessOutcome {
@@ -385,15 +388,6 @@ mod tests {
             clipped.len(),
             254,
             "the last whole character before byte 255"
-        );
-    }
-
-    #[test]
-    fn whole_micros_drops_nanoseconds_only() {
-        let at = time::macros::datetime!(2026-03-01 12:00:00.123456789 UTC);
-        assert_eq!(
-            whole_micros(at),
-            time::macros::datetime!(2026-03-01 12:00:00.123456 UTC)
         );
     }
 }

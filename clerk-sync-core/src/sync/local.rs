@@ -2,14 +2,15 @@
 
 use time::OffsetDateTime;
 
-use super::engine::whole_micros;
 use super::{SyncEngine, SyncError};
-use crate::store::{EnqueuedChange, LocalChange, StoreError, SyncStore, UserProfile};
+use crate::store::{
+    EnqueuedChange, LocalChange, OutboxStore, StoreError, UserProfile, whole_micros,
+};
 
 /// The schema's limit for `email` (`varchar(320)`), also the longest address RFC 5321 allows.
 const EMAIL_MAX: usize = 320;
 
-impl<S: SyncStore + ?Sized> SyncEngine<S> {
+impl<S: OutboxStore + ?Sized> SyncEngine<S> {
     /// Insert a local user (no Clerk id yet) and queue its creation in Clerk.
     ///
     /// The row is `pending` until the outbox worker reports Clerk's answer. The email is
@@ -80,8 +81,9 @@ impl<S: SyncStore + ?Sized> SyncEngine<S> {
         .map_err(|e| not_found_as(e, id))
     }
 
-    /// Queue the deletion of local row `id` in Clerk. The row becomes a tombstone when
-    /// Clerk's `user.deleted` arrives.
+    /// Queue the deletion of local row `id` in Clerk. The row becomes a tombstone when the
+    /// outbound worker's delete succeeds, or when Clerk's `user.deleted` arrives, whichever
+    /// comes first.
     ///
     /// # Errors
     ///
