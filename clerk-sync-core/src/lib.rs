@@ -10,8 +10,8 @@
 //! - [`sync`]: the engine that applies webhooks to the local user table, correct under
 //!   duplicated, reordered and concurrent delivery.
 //!
-//! The axum and actix-web integrations and the sqlx and sea-orm stores are separate crates
-//! built on this one.
+//! The sqlx and sea-orm stores are separate crates built on this one; the axum and actix-web
+//! integrations are planned, as separate crates too.
 //!
 //! # Example: verify and parse a webhook
 //!

@@ -1,6 +1,6 @@
 //! The webhook envelope: timestamps, errors, unknown types and the type-to-variant table.
 
-use clerk_sync_core::event::{ClerkEvent, EventError, WebhookEvent};
+use clerk_sync_core::event::{ClerkEvent, EventError, JsonShapeError, WebhookEvent};
 use time::macros::datetime;
 
 fn body(event_type: &str, timestamp: &str, data: &str) -> Vec<u8> {
@@ -60,7 +60,7 @@ fn out_of_range_timestamps_are_errors_not_panics() {
 }
 
 #[test]
-fn malformed_json_is_an_error_with_the_serde_source() {
+fn malformed_json_is_an_error_with_a_shape_source_that_quotes_nothing() {
     for text in [
         &b""[..],
         b"{",
@@ -73,8 +73,15 @@ fn malformed_json_is_an_error_with_the_serde_source() {
     ] {
         match WebhookEvent::parse(text) {
             Err(error @ EventError::Malformed(_)) => {
-                let source = std::error::Error::source(&error).expect("serde_json source");
-                assert!(source.is::<serde_json::Error>());
+                let source = std::error::Error::source(&error).expect("a source");
+                let shape = source
+                    .downcast_ref::<JsonShapeError>()
+                    .expect("the source is a JsonShapeError");
+                assert!(shape.line() >= 1, "{shape}");
+                assert!(
+                    !shape.to_string().contains("user.created"),
+                    "the source names no input value: {shape}"
+                );
             }
             other => panic!(
                 "{:?}: expected Malformed, got {other:?}",

@@ -110,7 +110,8 @@ impl WebhookEvent {
         // Validating UTF-8 up front (fast, vectorized in std) lets serde_json skip its own
         // per-string checks and gives non-UTF-8 bodies their own error.
         let text = std::str::from_utf8(body).map_err(EventError::NotUtf8)?;
-        let envelope: Envelope<'_> = serde_json::from_str(text).map_err(EventError::Malformed)?;
+        let envelope: Envelope<'_> =
+            serde_json::from_str(text).map_err(|e| EventError::Malformed(e.into()))?;
 
         let event_type = envelope
             .event_type

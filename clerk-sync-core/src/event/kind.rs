@@ -59,9 +59,57 @@ impl ObjectId for DeletedObject {
 fn typed<T: DeserializeOwned>(event_type: &str, data: &str) -> Result<T, EventError> {
     serde_json::from_str(data).map_err(|source| EventError::InvalidData {
         event_type: event_type.to_owned(),
-        source,
+        source: source.into(),
     })
 }
+
+/// How an event payload type is read from an event's `data`.
+///
+/// Strict by default: a known type whose data does not fit is an error. A user is read
+/// leniently when the strict parse fails, because the sync writes it to the local table: a
+/// new or malformed field elsewhere in the user object must not leave the row stale.
+trait EventData: DeserializeOwned {
+    fn from_data(event_type: &str, data: &str) -> Result<Self, EventError> {
+        typed(event_type, data)
+    }
+}
+
+impl EventData for User {
+    fn from_data(event_type: &str, data: &str) -> Result<Self, EventError> {
+        typed(event_type, data).or_else(|strict| {
+            super::user::lenient_user(data).ok_or(strict).inspect(|_| {
+                tracing::debug!(
+                    event_type,
+                    "user object read leniently: some fields did not fit"
+                );
+            })
+        })
+    }
+}
+
+macro_rules! strict_event_data {
+    ($($ty:ty),* $(,)?) => {
+        $(impl EventData for $ty {})*
+    };
+}
+
+strict_event_data!(
+    DeletedObject,
+    Session,
+    Email,
+    SmsMessage,
+    Organization,
+    OrganizationDomain,
+    OrganizationInvitation,
+    OrganizationMembership,
+    Role,
+    Permission,
+    Invitation,
+    WaitlistEntry,
+    Subscription,
+    SubscriptionItem,
+    PaymentAttempt,
+);
 
 /// Declares [`ClerkEvent`] and its wire mapping from one table, so the enum, the parser, the
 /// wire names and the object id can never disagree about a type.
@@ -102,10 +150,14 @@ macro_rules! clerk_events {
             ///
             /// [`EventError::InvalidData`] when the type is known and `data` does not fit
             /// it; for an unknown type, [`EventError::InvalidData`] only if `data` is not
-            /// JSON at all.
+            /// JSON at all. `user.created` and `user.updated` are read leniently: only a
+            /// missing or mistyped `id` or `updated_at` makes them an error; any other field
+            /// that does not fit is left at its default (the raw data keeps it).
             pub fn from_data(event_type: &str, data: &str) -> Result<Self, EventError> {
                 Ok(match event_type {
-                    $( $wire $(| $alias)* => Self::$variant(typed(event_type, data)?), )*
+                    $( $wire $(| $alias)* => {
+                        Self::$variant(<$ty as EventData>::from_data(event_type, data)?)
+                    } )*
                     _ => Self::Unknown {
                         event_type: event_type.to_owned(),
                         data: typed(event_type, data)?,

@@ -34,7 +34,7 @@ pub use billing::{
 };
 pub use deleted::DeletedObject;
 pub use envelope::{EventAttributes, HttpRequest, WebhookEvent};
-pub use error::EventError;
+pub use error::{EventError, JsonShapeError};
 pub use invitation::{
     Invitation, InvitationStatus, OrganizationInvitation, PublicOrganizationData,
 };

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::lenient::null_as_default;
+use serde_json::Value;
+
+use super::lenient::{fitting_fields, null_as_default};
 use super::organization::OrganizationMembership;
 use super::verification::{Verification, VerificationStatus};
 
@@ -286,4 +288,59 @@ pub struct ExternalAccount {
     pub created_at: Option<i64>,
     /// Last change, Unix ms, when Clerk includes it.
     pub updated_at: Option<i64>,
+}
+
+/// A user read field by field, for a `data` object the strict parse refused.
+///
+/// The sync writes a handful of a user's fields to the local table; a new enum value, a
+/// string where a bool was, or an object where a list was, anywhere else in the ~40 fields,
+/// must not stop the row from being updated. So: `id` (a string) and `updated_at` (an integer)
+/// must be there, as the version guard needs them; `created_at` defaults to 0; every other
+/// field, and every field of each email address and its verification, is kept when it fits
+/// and left at its default when it does not. Email addresses without an `id` or an address are
+/// dropped.
+pub(crate) fn lenient_user(data: &str) -> Option<User> {
+    let Value::Object(mut object) = serde_json::from_str::<Value>(data).ok()? else {
+        return None;
+    };
+    if !object.get("id").is_some_and(Value::is_string)
+        || !object.get("updated_at").is_some_and(Value::is_i64)
+    {
+        return None;
+    }
+    if !object.get("created_at").is_some_and(Value::is_i64) {
+        object.insert("created_at".to_owned(), Value::from(0));
+    }
+    if let Some(Value::Array(addresses)) = object.get_mut("email_addresses") {
+        let fitted = std::mem::take(addresses)
+            .into_iter()
+            .filter_map(lenient_email_address)
+            .collect();
+        *addresses = fitted;
+    }
+    fitting_fields(&object, &["id", "created_at", "updated_at"])
+}
+
+/// One `email_addresses[]` entry, read field by field when it does not fit as a whole.
+fn lenient_email_address(value: Value) -> Option<Value> {
+    if EmailAddress::deserialize(&value).is_ok() {
+        return Some(value);
+    }
+    let Value::Object(mut object) = value else {
+        return None;
+    };
+    if let Some(verification) = object.get("verification").filter(|v| !v.is_null())
+        && Verification::deserialize(verification).is_err()
+    {
+        let fitted = verification
+            .as_object()
+            .and_then(|v| fitting_fields::<Verification>(v, &["status"]))
+            .and_then(|v| serde_json::to_value(v).ok());
+        match fitted {
+            Some(fitted) => object.insert("verification".to_owned(), fitted),
+            None => object.remove("verification"),
+        };
+    }
+    let address: EmailAddress = fitting_fields(&object, &["id", "email_address"])?;
+    serde_json::to_value(address).ok()
 }

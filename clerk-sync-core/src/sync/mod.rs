@@ -15,7 +15,8 @@
 //! [`SyncHooks`] run application code after an event is stored, at least once per event.
 //! Local changes ([`SyncEngine::create_local_user`], [`SyncEngine::invite_user`],
 //! [`SyncEngine::update_local_user`], [`SyncEngine::delete_local_user`]) write the row as
-//! `pending` and queue an outbox entry atomically, for the worker that pushes them to Clerk.
+//! `pending` and queue an outbox entry atomically, for the worker that pushes them to Clerk
+//! (planned).
 
 mod engine;
 mod error;
