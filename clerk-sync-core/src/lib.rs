@@ -40,6 +40,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "clerk-api")]
+pub mod clerk_api;
 pub mod event;
 #[cfg(feature = "jwt")]
 pub mod jwt;
