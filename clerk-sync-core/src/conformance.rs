@@ -60,8 +60,8 @@ pub use saturation::times_saturate;
 pub use users::{
     apply_batch_follows_upsert_rules, apply_batch_repeated_ids, counts_by_status, email_linking,
     email_linking_concurrent, find_and_list_users, inbound_upsert_sync_status, link_clerk_id,
-    record_sync_error, scan_versions_byte_order, scan_versions_pages, tombstones_are_terminal,
-    user_round_trip, version_guard,
+    record_sync_error, rewrite_same_version, scan_versions_byte_order, scan_versions_pages,
+    tombstones_are_terminal, user_round_trip, version_guard, versions_of_ids,
 };
 pub use webhooks::{
     webhook_concurrent_deliveries, webhook_hooks_rerun_until_processed,
@@ -111,6 +111,8 @@ where
     tombstones_are_terminal(&factory).await;
     apply_batch_follows_upsert_rules(&factory).await;
     apply_batch_repeated_ids(&factory).await;
+    rewrite_same_version(&factory).await;
+    versions_of_ids(&factory).await;
     email_linking(&factory).await;
     email_linking_concurrent(&factory).await;
     link_clerk_id(&factory).await;
@@ -167,6 +169,8 @@ macro_rules! store_conformance_tests {
             tombstones_are_terminal,
             apply_batch_follows_upsert_rules,
             apply_batch_repeated_ids,
+            rewrite_same_version,
+            versions_of_ids,
             email_linking,
             email_linking_concurrent,
             link_clerk_id,
@@ -232,6 +236,8 @@ macro_rules! inbound_conformance_tests {
             version_guard,
             tombstones_are_terminal,
             apply_batch_repeated_ids,
+            rewrite_same_version,
+            versions_of_ids,
             scan_versions_byte_order,
             record_sync_error,
             ledger_dedupe,

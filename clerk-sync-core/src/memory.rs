@@ -218,10 +218,11 @@ impl State {
         if user.is_deleted() {
             return Ok(UpsertOutcome::Deleted);
         }
-        if user
-            .clerk_updated_at
-            .is_some_and(|stored| stored >= record.clerk_updated_at)
-        {
+        let newer = |stored: i64| {
+            stored < record.clerk_updated_at
+                || (record.rewrite_same_version && stored == record.clerk_updated_at)
+        };
+        if user.clerk_updated_at.is_some_and(|stored| !newer(stored)) {
             return Ok(UpsertOutcome::Stale);
         }
         let id = user.id;

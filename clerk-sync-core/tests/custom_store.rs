@@ -125,10 +125,11 @@ impl UserStore for VecStore {
             if user.deleted_at.is_some() {
                 return Ok(UpsertOutcome::Deleted);
             }
-            if user
-                .clerk_updated_at
-                .is_some_and(|v| v >= record.clerk_updated_at)
-            {
+            let newer = |v: i64| {
+                v < record.clerk_updated_at
+                    || (record.rewrite_same_version && v == record.clerk_updated_at)
+            };
+            if user.clerk_updated_at.is_some_and(|v| !newer(v)) {
                 return Ok(UpsertOutcome::Stale);
             }
             overwrite(user, record, &raw, now);

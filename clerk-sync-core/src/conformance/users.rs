@@ -1053,3 +1053,111 @@ pub async fn apply_batch_repeated_ids<F: StoreFactory<Store: InboundStore>>(fact
         "the same batch again changes nothing"
     );
 }
+
+/// `rewrite_same_version` (reconcile's force) overwrites a row holding the same version, and
+/// nothing else: never an older version, never a tombstone. Batches honour it too.
+pub async fn rewrite_same_version<F: StoreFactory<Store: InboundStore>>(factory: F) {
+    let store = factory.make().await;
+    let mut original = record("user_force", 100);
+    original.first_name = Some("Stored".to_owned());
+    store
+        .upsert_user(&original, t(0))
+        .await
+        .expect("upsert_user");
+
+    let mut same = record("user_force", 100);
+    same.first_name = Some("Rewritten".to_owned());
+    assert_eq!(
+        store.upsert_user(&same, t(1)).await.expect("upsert_user"),
+        UpsertOutcome::Stale,
+        "without the flag, the same version is stale"
+    );
+    same.rewrite_same_version = true;
+    assert_eq!(
+        store.upsert_user(&same, t(2)).await.expect("upsert_user"),
+        UpsertOutcome::Updated,
+        "with the flag, the same version is written again"
+    );
+    let user = must_get(&store, "user_force").await;
+    assert_eq!(user.first_name.as_deref(), Some("Rewritten"));
+    assert_eq!(user.updated_at, t(2));
+
+    let mut older = record("user_force", 99);
+    older.rewrite_same_version = true;
+    assert_eq!(
+        store.upsert_user(&older, t(3)).await.expect("upsert_user"),
+        UpsertOutcome::Stale,
+        "an older version never overwrites, flag or not"
+    );
+
+    store
+        .upsert_user(&record("user_gone", 5), t(4))
+        .await
+        .expect("upsert_user");
+    store
+        .tombstone_user(&Tombstone::new("user_gone", t(5)), t(5))
+        .await
+        .expect("tombstone_user");
+    let mut gone = record("user_gone", 5);
+    gone.rewrite_same_version = true;
+    assert_eq!(
+        store.upsert_user(&gone, t(6)).await.expect("upsert_user"),
+        UpsertOutcome::Deleted,
+        "a tombstone stays terminal"
+    );
+
+    let mut batch = [record("user_force", 100), record("user_b", 1)];
+    batch[0].first_name = Some("Batch".to_owned());
+    batch[0].rewrite_same_version = true;
+    store
+        .upsert_user(&record("user_b", 1), t(7))
+        .await
+        .expect("upsert_user");
+    let outcome = store.apply_batch(&batch, t(8)).await.expect("apply_batch");
+    assert_eq!(
+        (outcome.inserted, outcome.updated, outcome.unchanged),
+        (0, 1, 1),
+        "the flagged record is rewritten, the other is stale"
+    );
+    assert_eq!(
+        must_get(&store, "user_force").await.first_name.as_deref(),
+        Some("Batch")
+    );
+}
+
+/// `versions_of` answers the versions of exactly the ids asked for that have rows.
+pub async fn versions_of_ids<F: StoreFactory<Store: InboundStore>>(factory: F) {
+    let store = factory.make().await;
+    for (id, version) in [("user_2aB", 10), ("user_2Ab", 20), ("user_x", 30)] {
+        store
+            .upsert_user(&record(id, version), t(0))
+            .await
+            .expect("upsert_user");
+    }
+    store
+        .tombstone_user(&Tombstone::new("user_x", t(1)), t(1))
+        .await
+        .expect("tombstone_user");
+    let mut versions = store
+        .versions_of(&["user_2Ab", "user_x", "user_missing", "user_2ab", "user_2aB"])
+        .await
+        .expect("versions_of");
+    versions.sort_by(|a, b| a.clerk_id.cmp(&b.clerk_id));
+    assert_eq!(
+        versions,
+        vec![
+            UserVersion::new("user_2Ab", Some(20), false),
+            UserVersion::new("user_2aB", Some(10), false),
+            UserVersion::new("user_x", None, true),
+        ],
+        "exact (byte-order) matches only; tombstones flagged; missing ids left out"
+    );
+    assert!(
+        store
+            .versions_of(&[])
+            .await
+            .expect("versions_of")
+            .is_empty(),
+        "no ids, no versions"
+    );
+}

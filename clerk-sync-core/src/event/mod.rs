@@ -43,6 +43,8 @@ pub use message::{Email, SmsMessage};
 pub use organization::{Organization, OrganizationMembership, PublicUserData};
 pub use organization_domain::{DomainEnrollmentMode, DomainVerification, OrganizationDomain};
 pub use session::{Session, SessionActivity, SessionStatus};
+#[cfg(feature = "clerk-api")]
+pub(crate) use user::read_user;
 pub use user::{EmailAddress, ExternalAccount, IdentificationLink, PhoneNumber, User, Web3Wallet};
 pub use verification::{Verification, VerificationStatus, VerificationStrategy};
 pub use waitlist::{WaitlistEntry, WaitlistEntryStatus};

@@ -344,3 +344,13 @@ fn lenient_email_address(value: Value) -> Option<Value> {
     let address: EmailAddress = fitting_fields(&object, &["id", "email_address"])?;
     serde_json::to_value(address).ok()
 }
+
+/// A user object's JSON read as the sync reads it: strictly, then field by field
+/// ([`lenient_user`]) when the strict parse fails. `None` when it has no usable `id` and
+/// `updated_at`.
+#[cfg(feature = "clerk-api")]
+pub(crate) fn read_user(data: &str) -> Option<User> {
+    serde_json::from_str(data)
+        .ok()
+        .or_else(|| lenient_user(data))
+}

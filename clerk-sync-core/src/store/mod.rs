@@ -83,8 +83,9 @@ pub trait UserStore: Send + Sync {
     ///    is overwritten: [`UpsertOutcome::Linked`].
     /// 2. Else, if no row has `record.clerk_id`, insert: [`UpsertOutcome::Inserted`].
     /// 3. Else, if the row is a tombstone: nothing, [`UpsertOutcome::Deleted`].
-    /// 4. Else, if the stored `clerk_updated_at` is `None` or older: overwrite,
-    ///    [`UpsertOutcome::Updated`]. Otherwise nothing, [`UpsertOutcome::Stale`].
+    /// 4. Else, if the stored `clerk_updated_at` is `None` or older (or equal, when
+    ///    `record.rewrite_same_version` is set): overwrite, [`UpsertOutcome::Updated`].
+    ///    Otherwise nothing, [`UpsertOutcome::Stale`].
     ///
     /// An overwrite sets every Clerk field from the record (a `None` clears), sets
     /// `updated_at = now`, and sets `sync_status` to `synced` and `sync_error` to `None`
@@ -150,6 +151,25 @@ pub trait UserStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserVersion>, StoreError>;
+
+    /// The versions of the rows with these Clerk ids (tombstones included, flagged), in no
+    /// particular order; ids without a row are left out. Reconcile compares a page of Clerk's
+    /// listing with this.
+    ///
+    /// The provided version reads the rows one by one; SQL stores answer with one query.
+    async fn versions_of(&self, clerk_ids: &[&str]) -> Result<Vec<UserVersion>, StoreError> {
+        let mut versions = Vec::with_capacity(clerk_ids.len());
+        for clerk_id in clerk_ids {
+            if let Some(user) = self.get_user(clerk_id).await? {
+                versions.push(UserVersion::new(
+                    *clerk_id,
+                    user.clerk_updated_at,
+                    user.is_deleted(),
+                ));
+            }
+        }
+        Ok(versions)
+    }
 
     /// Row counts by sync state, and live rows with a `clerk_id`.
     async fn count_by_status(&self) -> Result<StatusCounts, StoreError>;

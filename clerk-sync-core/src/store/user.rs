@@ -157,6 +157,9 @@ pub struct ClerkUserRecord {
     pub raw_json: String,
     /// The version: Clerk's `updated_at`, Unix milliseconds.
     pub clerk_updated_at: i64,
+    /// Also overwrite a row that holds this same version (reconcile's `force`). An older
+    /// record still never overwrites a newer row, and a tombstone stays terminal.
+    pub rewrite_same_version: bool,
 }
 
 impl ClerkUserRecord {
@@ -178,6 +181,7 @@ impl ClerkUserRecord {
             public_metadata: None,
             raw_json: raw_json.into(),
             clerk_updated_at,
+            rewrite_same_version: false,
         }
     }
 }

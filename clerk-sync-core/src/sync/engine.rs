@@ -64,6 +64,10 @@ pub struct SyncEngine<S: ?Sized> {
     verifier: Arc<WebhookVerifier>,
     hooks: Option<Arc<dyn SyncHooks>>,
     ledger_retention: Duration,
+    #[cfg(feature = "clerk-api")]
+    pub(super) recovery: super::recovery::Recovery,
+    #[cfg(feature = "clerk-api")]
+    pub(super) jobs: super::reconcile::JobSettings,
 }
 
 impl<S: ?Sized> Clone for SyncEngine<S> {
@@ -73,6 +77,10 @@ impl<S: ?Sized> Clone for SyncEngine<S> {
             verifier: Arc::clone(&self.verifier),
             hooks: self.hooks.clone(),
             ledger_retention: self.ledger_retention,
+            #[cfg(feature = "clerk-api")]
+            recovery: self.recovery.clone(),
+            #[cfg(feature = "clerk-api")]
+            jobs: self.jobs.clone(),
         }
     }
 }
@@ -80,9 +88,11 @@ impl<S: ?Sized> Clone for SyncEngine<S> {
 impl<S: ?Sized> std::fmt::Debug for SyncEngine<S> {
     // The verifier holds keys and the store holds personal data: neither is printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SyncEngine")
-            .field("hooks", &self.hooks.is_some())
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("SyncEngine");
+        debug.field("hooks", &self.hooks.is_some());
+        #[cfg(feature = "clerk-api")]
+        debug.field("clerk_api", &self.recovery.api.is_some());
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -117,6 +127,10 @@ impl<S: InboundStore + ?Sized> SyncEngine<S> {
             verifier: Arc::new(verifier),
             hooks: None,
             ledger_retention: DEFAULT_LEDGER_RETENTION,
+            #[cfg(feature = "clerk-api")]
+            recovery: super::recovery::Recovery::default(),
+            #[cfg(feature = "clerk-api")]
+            jobs: super::reconcile::JobSettings::default(),
         }
     }
 
@@ -197,6 +211,28 @@ impl<S: InboundStore + ?Sized> SyncEngine<S> {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<ProcessOutcome, SyncError> {
+        let started = std::time::Instant::now();
+        let result = self.process_verified_at(headers, body, now).await;
+        match &result {
+            Ok((event_type, outcome)) => {
+                super::metrics::webhook(event_type, outcome.as_str(), started.elapsed());
+            }
+            Err(error) if error.is_retryable() => {
+                super::metrics::webhook("unknown", "retryable_error", started.elapsed());
+            }
+            Err(_) => super::metrics::webhook("unknown", "rejected", started.elapsed()),
+        }
+        result.map(|(_, outcome)| outcome)
+    }
+
+    /// [`process_webhook_at`](Self::process_webhook_at), also answering the event type (for
+    /// metrics).
+    async fn process_verified_at(
+        &self,
+        headers: &WebhookHeaders<'_>,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(String, ProcessOutcome), SyncError> {
         let now = whole_micros(now);
         if let Err(error) = self.verifier.verify_at(headers, body, now.unix_timestamp()) {
             tracing::debug!(%error, "webhook rejected");
@@ -214,7 +250,8 @@ impl<S: InboundStore + ?Sized> SyncEngine<S> {
                 let reason = error.to_string();
                 return self
                     .record_failed(headers.id, event_type, None, body, &reason, now)
-                    .await;
+                    .await
+                    .map(|outcome| (event_type.to_owned(), outcome));
             }
         };
         let change = match change_for(&event) {
@@ -229,7 +266,8 @@ impl<S: InboundStore + ?Sized> SyncEngine<S> {
                         reason,
                         now,
                     )
-                    .await;
+                    .await
+                    .map(|outcome| (event.event_type.clone(), outcome));
             }
         };
 
@@ -255,7 +293,7 @@ impl<S: InboundStore + ?Sized> SyncEngine<S> {
             outcome = outcome.as_str(),
             "webhook processed"
         );
-        Ok(outcome)
+        Ok((event.event_type, outcome))
     }
 
     /// The steps of [`InboundStore::apply_inbound`] with the hooks in between, so that a hook

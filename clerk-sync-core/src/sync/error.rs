@@ -1,5 +1,10 @@
 //! What can go wrong in the engine, and whether the caller should retry.
 
+#[cfg(feature = "clerk-api")]
+use std::sync::Arc;
+
+#[cfg(feature = "clerk-api")]
+use crate::clerk_api::ClerkApiError;
 use crate::store::{BoxError, StoreError};
 use crate::webhook::WebhookError;
 
@@ -40,14 +45,51 @@ pub enum SyncError {
         /// The local id asked for.
         id: i64,
     },
+    /// Clerk's Backend API failed (after the client's retries). Shared behind an `Arc`
+    /// because concurrent fetches of one user share one call and its answer.
+    #[cfg(feature = "clerk-api")]
+    #[error("Clerk Backend API call failed")]
+    ClerkApi(#[source] Arc<ClerkApiError>),
+    /// The operation needs Clerk's Backend API (fallback fetch, resync, reconcile, backfill,
+    /// the outbound worker), and the engine has none: see `SyncEngine::with_clerk_api`.
+    #[error("the Clerk Backend API is not configured (no secret key)")]
+    ClerkApiNotConfigured,
+    /// Another replica (or task) holds the job's lease: only one runs at a time.
+    #[error("a {job} is already running")]
+    AlreadyRunning {
+        /// `"reconcile"` or `"backfill"`.
+        job: &'static str,
+    },
+    /// The job's lease was taken over while it ran (it stalled past the lease); it stopped
+    /// so as not to run beside the new holder.
+    #[error("the {job} lost its lease and stopped")]
+    LeaseLost {
+        /// `"reconcile"` or `"backfill"`.
+        job: &'static str,
+    },
 }
 
 impl SyncError {
     /// Whether the same request may succeed later: store and hook failures are retryable
     /// (answer 5xx so Svix retries); bad signatures, missing headers and invalid input are not
     /// (answer 4xx).
+    ///
+    /// A Backend API failure is retryable when Clerk's answer was (rate limit, 5xx, network);
+    /// a job that lost its lease may simply be run again.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SyncError::Store(_) | SyncError::Hook { .. })
+        match self {
+            SyncError::Store(_) | SyncError::Hook { .. } | SyncError::LeaseLost { .. } => true,
+            #[cfg(feature = "clerk-api")]
+            SyncError::ClerkApi(error) => error.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(feature = "clerk-api")]
+impl From<ClerkApiError> for SyncError {
+    fn from(error: ClerkApiError) -> Self {
+        SyncError::ClerkApi(Arc::new(error))
     }
 }
 

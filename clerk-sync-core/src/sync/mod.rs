@@ -23,10 +23,22 @@ mod error;
 mod hooks;
 mod inbound;
 mod local;
+mod metrics;
+#[cfg(feature = "clerk-api")]
+mod reconcile;
+#[cfg(feature = "clerk-api")]
+mod recovery;
 
 pub use engine::{DEFAULT_LEDGER_RETENTION, SyncEngine};
 pub use error::SyncError;
 pub use hooks::{HookContext, HookError, SyncHooks};
+#[cfg(feature = "clerk-api")]
+pub use reconcile::{
+    BACKFILL_LEASE, BackfillOptions, DEFAULT_DISCREPANCY_WARNING, DeletionGuard, Phase, Progress,
+    ProgressFn, RECONCILE_LEASE, ReconcileOptions, ReconcileReport, ReportSamples, UserSyncHealth,
+};
+#[cfg(feature = "clerk-api")]
+pub use recovery::{DEFAULT_NOT_FOUND_TTL, ResyncOutcome};
 
 /// What [`SyncEngine::process_webhook`] did with a delivery. Every variant is a success: answer
 /// 2xx.
