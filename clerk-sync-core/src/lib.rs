@@ -8,7 +8,11 @@
 //!   JWKS, with key and token caches.
 //! - [`store`]: the storage traits a database implements; [`memory`] is the reference store.
 //! - [`sync`]: the engine that applies webhooks to the local user table, correct under
-//!   duplicated, reordered and concurrent delivery.
+//!   duplicated, reordered and concurrent delivery; the recovery paths (fallback fetch,
+//!   reconcile, backfill) and the outbound worker over the Backend API.
+//! - `clerk_api` (feature `clerk-api`, on by default): a client of Clerk's Backend API.
+//! - [`http`]: the behaviour behind every route of the reference services, framework-neutral,
+//!   for the axum and actix-web adapters.
 //!
 //! The sqlx and sea-orm stores are separate crates built on this one; the axum and actix-web
 //! integrations are planned, as separate crates too.
@@ -43,6 +47,7 @@
 #[cfg(feature = "clerk-api")]
 pub mod clerk_api;
 pub mod event;
+pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod memory;

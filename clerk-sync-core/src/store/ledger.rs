@@ -103,8 +103,10 @@ pub struct LedgerEntry {
     /// `data.id` of the event, when it has one.
     pub object_id: Option<String>,
     /// When the first delivery was received.
+    #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     /// When processing finished (after hooks); `None` while unprocessed.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub processed_at: Option<OffsetDateTime>,
     /// How it ended; `None` while unprocessed.
     pub outcome: Option<LedgerOutcome>,

@@ -171,6 +171,14 @@ pub trait UserStore: Send + Sync {
         Ok(versions)
     }
 
+    /// Whether the store answers at all, for health checks.
+    ///
+    /// The provided version reads a row that never exists (local id 0): one indexed lookup.
+    /// SQL stores run `SELECT 1`.
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.get_user_by_id(0).await.map(|_| ())
+    }
+
     /// Row counts by sync state, and live rows with a `clerk_id`.
     async fn count_by_status(&self) -> Result<StatusCounts, StoreError>;
 

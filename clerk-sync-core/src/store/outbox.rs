@@ -156,10 +156,12 @@ pub struct OutboxEntry {
     /// Claims so far, counting the current one; reset when a dead letter is revived.
     pub attempts: u32,
     /// Not claimable before this time.
+    #[serde(with = "time::serde::rfc3339")]
     pub next_attempt_at: OffsetDateTime,
     /// Worker holding the current claim.
     pub claimed_by: Option<String>,
     /// The current claim expires at this time; after it another worker may claim the entry.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub claimed_until: Option<OffsetDateTime>,
     /// The token of the current claim. Only the holder of this token may complete, fail or
     /// give up the entry; a worker whose claim was taken over holds an older token.
@@ -168,8 +170,10 @@ pub struct OutboxEntry {
     /// Error of the last failed attempt.
     pub last_error: Option<String>,
     /// When the entry was given up: a dead letter. `None` while live.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub dead_at: Option<OffsetDateTime>,
     /// When the entry was queued.
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

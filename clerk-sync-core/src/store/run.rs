@@ -22,8 +22,10 @@ pub struct SyncRun {
     /// Who started it: an operator, `"schedule"`, a replica name.
     pub triggered_by: String,
     /// Start time.
+    #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     /// End time; `None` while running, or when the run's process died.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
     /// Whether it only reported.
     pub dry_run: bool,

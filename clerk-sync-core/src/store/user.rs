@@ -84,14 +84,18 @@ pub struct LocalUser {
     /// Sync state of this row.
     pub sync_status: SyncStatus,
     /// When a sync of this row (outbound push or inbound fetch) was last attempted.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_sync_attempt: Option<OffsetDateTime>,
     /// Why the last sync attempt failed; `None` once it succeeds.
     pub sync_error: Option<String>,
     /// Set when Clerk deleted the user: a terminal tombstone (soft delete).
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
     /// When the row was first written locally.
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// When the row was last written locally.
+    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 

@@ -95,6 +95,19 @@ impl<S: OutboxStore + ?Sized> SyncEngine<S> {
             .map_err(|e| not_found_as(e, id))
     }
 
+    /// Revive dead letters (all of them, or `user_id`'s): they are retried from the first
+    /// attempt, and their rows go back to `pending`. Returns how many were revived.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError::Store`].
+    pub async fn retry_failed(&self, user_id: Option<i64>) -> Result<u64, SyncError> {
+        let now = whole_micros(OffsetDateTime::now_utc());
+        let revived = self.store().revive_dead_letters(user_id, now).await?;
+        tracing::info!(revived, ?user_id, "dead letters revived");
+        Ok(revived)
+    }
+
     async fn enqueue(&self, change: LocalChange) -> Result<EnqueuedChange, SyncError> {
         let now = whole_micros(OffsetDateTime::now_utc());
         let queued = self.store().enqueue_local_change(&change, now).await?;
