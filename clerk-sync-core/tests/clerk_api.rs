@@ -125,7 +125,10 @@ async fn count_and_lookup_by_email() {
         .unwrap();
     assert_eq!(page.len(), 1);
     let request = fake.requests().pop().unwrap();
-    assert_eq!(request.query_values("user_id"), std::slice::from_ref(&ada.id));
+    assert_eq!(
+        request.query_values("user_id"),
+        std::slice::from_ref(&ada.id)
+    );
     assert_eq!(request.query_values("order_by"), ["-created_at"]);
 }
 
@@ -330,8 +333,9 @@ async fn a_429_storm_is_ridden_out() {
     let log = fake.requests();
     let limited = log.iter().filter(|r| r.status == Some(429)).count();
     assert!(limited > 0, "the storm happened");
-    // After a 429 the whole client waits: the 15 calls over budget are each refused about
-    // once, not hammered every few milliseconds until their attempts run out.
+    // Each refused call waits its Retry-After (and holds the other clones): the 15 calls
+    // over budget are each refused about once, not hammered every few milliseconds until
+    // their attempts run out.
     assert!(limited <= 30, "{limited} refusals");
     assert_eq!(log.iter().filter(|r| r.status == Some(200)).count(), 25);
 }
