@@ -205,7 +205,7 @@ impl ClerkApi {
             .map_err(|source| ClerkApiError::Decode {
                 status: 200,
                 ambiguous: false,
-                source,
+                source: source.into(),
             })
     }
 
@@ -484,7 +484,7 @@ fn decode<T: DeserializeOwned>(endpoint: Endpoint, answer: &Answer) -> Result<T,
     serde_json::from_slice(&answer.body).map_err(|source| ClerkApiError::Decode {
         status: answer.status,
         ambiguous: !endpoint.is_idempotent(),
-        source,
+        source: source.into(),
     })
 }
 

@@ -108,6 +108,60 @@ impl fmt::Display for TransportErrorKind {
     }
 }
 
+/// Why a body could not be decoded: the kind of failure and where, never the offending
+/// value (serde's own messages quote it, and it may be an email address or a name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeError {
+    kind: &'static str,
+    line: usize,
+    column: usize,
+}
+
+impl DecodeError {
+    /// `syntax` (not JSON), `data` (JSON of the wrong shape), `eof` (cut short) or `io`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The line of the failure, 1-based.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The column of the failure, 1-based.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
+impl From<serde_json::Error> for DecodeError {
+    fn from(error: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        Self {
+            kind: match error.classify() {
+                Category::Io => "io",
+                Category::Syntax => "syntax",
+                Category::Data => "data",
+                Category::Eof => "eof",
+            },
+            line: error.line(),
+            column: error.column(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} error at line {}, column {}",
+            self.kind, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
 /// An error from [`ClerkApi`](super::ClerkApi).
 ///
 /// Messages never contain the secret key, a request URL (which may carry an email address) or
@@ -187,9 +241,9 @@ pub enum ClerkApiError {
         /// `true` for a create (`POST`): it was applied, but its result (the new id) is
         /// unknown.
         ambiguous: bool,
-        /// The JSON error (it quotes no input).
+        /// Where decoding failed (without the offending value).
         #[source]
-        source: serde_json::Error,
+        source: DecodeError,
     },
     /// A success answer that decoded but cannot be used (for example a listed user without
     /// an id, which breaks the cursor), or that was too large.
@@ -443,5 +497,34 @@ mod tests {
             }
             .is_retryable()
         );
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_the_body() {
+        #[derive(Debug, Deserialize)]
+        struct Count {
+            #[allow(dead_code)]
+            total_count: u64,
+        }
+        let serde_error =
+            serde_json::from_str::<Count>(r#"{"total_count":"ada@example.com"}"#).unwrap_err();
+        assert!(
+            serde_error.to_string().contains("ada@example.com"),
+            "serde quotes it"
+        );
+        let error = ClerkApiError::Decode {
+            status: 200,
+            ambiguous: false,
+            source: serde_error.into(),
+        };
+        let texts = [
+            error.to_string(),
+            format!("{error:?}"),
+            std::error::Error::source(&error).unwrap().to_string(),
+        ];
+        for text in texts {
+            assert!(!text.contains("ada@example.com"), "{text}");
+        }
+        assert!(format!("{error:?}").contains("data"));
     }
 }

@@ -58,7 +58,7 @@ mod transport;
 mod user;
 
 pub use client::{ClerkApi, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
-pub use error::{ClerkApiError, ClerkErrorDetail, ClerkErrors, TransportErrorKind};
+pub use error::{ClerkApiError, ClerkErrorDetail, ClerkErrors, DecodeError, TransportErrorKind};
 pub use pages::{CreatedAtOrder, ListUsers, ListUsersQuery, MAX_PAGE_SIZE, UserPages};
 pub use rate_limit::{DEVELOPMENT_REQUESTS_PER_10S, PRODUCTION_REQUESTS_PER_10S, RateLimit};
 pub use requests::{CreateInvitation, CreateUser, MetadataUpdate, UpdateUser};

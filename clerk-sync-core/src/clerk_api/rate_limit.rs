@@ -202,6 +202,31 @@ mod tests {
         assert_eq!(starts[22] - starts[0], window * 4);
     }
 
+    /// Spread-out requests are where a fixed or bucket window fails: one request at 0 s,
+    /// four at 9 s; at 10 s only the slot of the first has opened, so a burst of five then
+    /// gets one slot and the rest wait until 19 s.
+    #[tokio::test(start_paused = true)]
+    async fn slots_reopen_one_by_one() {
+        let limiter = RateLimiter::new(RateLimit::new(5, Duration::from_secs(10)).unwrap());
+        let begin = Instant::now();
+        limiter.acquire().await;
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        for _ in 0..4 {
+            limiter.acquire().await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut starts = Vec::new();
+        for _ in 0..5 {
+            limiter.acquire().await;
+            starts.push(Instant::now() - begin);
+        }
+        assert_eq!(starts[0], Duration::from_secs(10));
+        assert!(
+            starts[1..].iter().all(|&s| s == Duration::from_secs(19)),
+            "{starts:?}"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_request() {
         let limiter = RateLimiter::new(RateLimit::new(100, Duration::from_secs(10)).unwrap());
