@@ -25,6 +25,8 @@ mod inbound;
 mod local;
 mod metrics;
 #[cfg(feature = "clerk-api")]
+mod outbound;
+#[cfg(feature = "clerk-api")]
 mod reconcile;
 #[cfg(feature = "clerk-api")]
 mod recovery;
@@ -32,6 +34,8 @@ mod recovery;
 pub use engine::{DEFAULT_LEDGER_RETENTION, SyncEngine};
 pub use error::SyncError;
 pub use hooks::{HookContext, HookError, SyncHooks};
+#[cfg(feature = "clerk-api")]
+pub use outbound::{OutboundConfig, OutboundTick};
 #[cfg(feature = "clerk-api")]
 pub use reconcile::{
     BACKFILL_LEASE, BackfillOptions, DEFAULT_DISCREPANCY_WARNING, DeletionGuard, Phase, Progress,
