@@ -1,6 +1,8 @@
-//! Integration tests of `clerk_sync_core::jwt`: every rule and key-cache property of issue 3.
-//! One test binary, so the RSA test keys are generated once.
+//! Integration tests of `clerk_sync_core::jwt`: every rule and key-cache property of issues 3
+//! and 14. One test binary, so the RSA test keys are generated once.
 
+#[path = "jwt/classes.rs"]
+mod classes;
 #[path = "jwt/extract.rs"]
 mod extract;
 #[path = "jwt/key_cache.rs"]

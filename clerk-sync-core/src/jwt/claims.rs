@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::class::check_subject;
 use super::error::JwtError;
 
 /// The claims of a verified session token.
@@ -105,6 +106,7 @@ impl SessionClaims {
             None | Some(Value::Null) => return Err(JwtError::MissingClaim("sub")),
             Some(_) => return Err(JwtError::InvalidClaim("sub")),
         };
+        check_subject(&sub).map_err(JwtError::TokenTypeMismatch)?;
         let iat = numeric_date(payload.remove("iat"), "iat")?;
         let nbf = numeric_date(payload.remove("nbf"), "nbf")?;
         let sid = string_claim(payload.remove("sid"), "sid")?;

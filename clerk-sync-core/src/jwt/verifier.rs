@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::claims::SessionClaims;
+use super::class::check_category;
 use super::error::JwtError;
 use super::jwks::{JwksEndpoint, RefreshPolicy, RemoteKeys};
 use super::key::{Algorithm, VerificationKey};
@@ -272,10 +273,15 @@ impl JwtVerifier {
     /// Verifies `token` and returns its claims.
     ///
     /// A token verified before and not yet past its `exp` is answered from the token cache
-    /// without any RSA work. Otherwise, in order: structure, header (`alg` RS256/384/512 and
-    /// equal to the key's, `typ` absent or `JWT`), key (by `kid`, fetching the key set at most
-    /// once per interval), signature, claim shapes (`exp` and a string `sub` required), `exp`,
-    /// `nbf`, `iat` with the leeway, `azp`, `iss`, and `sts` when pending sessions are refused.
+    /// without any RSA work. Otherwise, in order: structure, header (`alg` RS256/384/512, `typ`
+    /// absent or `JWT`, `cat` absent or the session or ignore category), key (by `kid`,
+    /// fetching the key set at most once per interval; its algorithm must equal `alg`),
+    /// signature, claim shapes (`exp` and a non-empty string `sub` required; a `mch_` subject
+    /// is a machine), `exp`, `nbf`, `iat` with the leeway, `azp`, `iss`, and `sts` when
+    /// pending sessions are refused.
+    ///
+    /// JWT-template and machine tokens, which the instance signs with the same key, fail with
+    /// [`JwtError::TokenTypeMismatch`].
     pub async fn verify(&self, token: &str) -> Result<SessionClaims, JwtError> {
         self.verify_shared(token)
             .await
@@ -313,6 +319,9 @@ impl JwtVerifier {
         if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
             return Err(JwtError::InvalidType);
         }
+        // Before the key: a JWT-template or machine token is refused whether or not its
+        // signature verifies, as Clerk refuses it before verifying.
+        check_category(header.cat.as_ref()).map_err(JwtError::TokenTypeMismatch)?;
         let key = match &self.keys {
             KeySource::Pem(key) => key.clone(),
             KeySource::Remote { keys, .. } => {
@@ -418,6 +427,14 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
+    /// `Some(Value::Null)` for `"cat": null`: only an absent `cat` may skip the class check.
+    #[serde(default, deserialize_with = "present")]
+    cat: Option<Value>,
+}
+
+/// Deserializes a member that is present, whatever its value (`null` included), as `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 fn decode_json<T: for<'de> Deserialize<'de>>(
