@@ -39,7 +39,8 @@ pub enum JwtError {
     /// `iat` is in the future by more than the leeway.
     #[error("token was issued in the future")]
     IssuedInFuture,
-    /// A required claim is absent (`exp`, `sub`, or `azp` when authorized parties are set).
+    /// A required claim is absent (`exp`, `sub`, or `azp` when authorized parties are set; an
+    /// empty `azp` counts as absent).
     #[error("token lacks the required `{0}` claim")]
     MissingClaim(&'static str),
     /// A claim has the wrong JSON type or shape.

@@ -182,8 +182,9 @@ impl JwtVerifier {
         self
     }
 
-    /// Accept only tokens whose `azp` is one of these origins; a token without `azp` is then
-    /// refused too. An empty list turns the check off.
+    /// Accept only tokens whose `azp` is one of these origins; a token with a missing or empty
+    /// `azp` is then refused too, even if `""` is in the list. An empty list turns the check
+    /// off.
     pub fn with_authorized_parties(
         self,
         parties: impl IntoIterator<Item = impl Into<String>>,
@@ -359,8 +360,9 @@ impl JwtVerifier {
             return Err(JwtError::IssuedInFuture);
         }
         if let Some(parties) = &config.authorized_parties {
-            match &claims.azp {
-                None => return Err(JwtError::MissingClaim("azp")),
+            match claims.azp.as_deref() {
+                // An empty `azp` is no party at all, even when `""` is configured as one.
+                None | Some("") => return Err(JwtError::MissingClaim("azp")),
                 Some(azp) if !parties.contains(azp) => return Err(JwtError::UnauthorizedParty),
                 Some(_) => {}
             }
