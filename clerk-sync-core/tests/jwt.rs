@@ -7,6 +7,8 @@ mod classes;
 mod extract;
 #[path = "jwt/key_cache.rs"]
 mod key_cache;
+#[path = "jwt/org_claims.rs"]
+mod org_claims;
 #[path = "jwt/rules.rs"]
 mod rules;
 #[path = "jwt/support.rs"]
