@@ -9,6 +9,8 @@ mod extract;
 mod key_cache;
 #[path = "jwt/org_claims.rs"]
 mod org_claims;
+#[path = "jwt/pem_forms.rs"]
+mod pem_forms;
 #[path = "jwt/rules.rs"]
 mod rules;
 #[path = "jwt/support.rs"]

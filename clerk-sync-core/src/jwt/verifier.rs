@@ -139,8 +139,13 @@ impl JwtVerifier {
     }
 
     /// A networkless verifier from the instance's PEM public key (`CLERK_JWT_KEY`), SPKI or
-    /// PKCS#1; escaped `\n` sequences are accepted. The key is pinned to RS256, the algorithm
-    /// of Clerk session tokens; the token's `kid` is not needed.
+    /// PKCS#1, in the forms users paste: a PEM with LF or CRLF line ends, a PEM on one line
+    /// joined by escaped `\n` or by spaces, or the bare base64 body without the armour. The
+    /// key is pinned to RS256, the algorithm of Clerk session tokens; the token's `kid` is not
+    /// needed.
+    ///
+    /// A private key, or text that is no RSA public key, is
+    /// [`JwtError::InvalidConfiguration`]; the message never repeats the text.
     pub fn from_pem(pem: &str) -> Result<Self, JwtError> {
         Ok(Self::new(KeySource::Pem(Arc::new(
             VerificationKey::from_pem(pem)?,
