@@ -127,6 +127,31 @@ async fn the_secret_key_guards_everything_but_the_public_jwks() {
     let unknown = Wire::new(&fake).get("/v1/nothing").await;
     assert_eq!(unknown.0, 404);
     assert_eq!(clerk_error(&unknown.1), "resource_not_found");
+
+    // FakeClerk speaks one API version and says so rather than answer in the wrong shapes.
+    let other_version = http
+        .get(url("/v1/users"))
+        .bearer_auth(fake.secret_key())
+        .header("Clerk-API-Version", "2024-10-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_version.status(), 400);
+    let pinned = http
+        .get(url("/v1/users"))
+        .bearer_auth(fake.secret_key())
+        .header("Clerk-API-Version", clerk_sync_testing::API_VERSION)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.status(), 200);
+    let put = Wire::new(&fake)
+        .send(Method::PUT, "/v1/users/user_1/metadata", Some(json!({})))
+        .await;
+    assert_eq!(
+        (put.0, clerk_error(&put.1)),
+        (405, "fake_clerk_unsupported")
+    );
 }
 
 #[tokio::test]
