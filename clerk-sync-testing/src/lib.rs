@@ -94,3 +94,8 @@ pub use seed::{FakeUser, SeedUser, UserChange};
 pub use server::{API_VERSION, FakeClerk, FakeClerkBuilder};
 pub use tokens::{SESSION_TOKEN_CLASS, SessionOrg, SessionTokenOptions, TokenVersion};
 pub use webhooks::SignedWebhook;
+
+/// The guide `docs/testing.md`, compiled and run as doctests so its examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/testing.md")]
+pub struct TestingGuide;
