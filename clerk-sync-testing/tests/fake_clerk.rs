@@ -797,16 +797,16 @@ async fn faults_play_as_injected() {
 
     fake.fail_always(
         Route::path("/v1/users/count"),
-        Fault::Latency(Duration::from_millis(200)),
+        Fault::Latency(Duration::from_millis(300)),
     );
     let started = Instant::now();
     assert_eq!(wire.get("/v1/users/count").await.0, 200);
     assert_eq!(wire.get("/v1/users/count").await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert!(started.elapsed() >= Duration::from_millis(600));
     fake.clear_faults();
     let started = Instant::now();
     wire.get("/v1/users/count").await;
-    assert!(started.elapsed() < Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_millis(300));
 
     let log = fake.requests();
     let faults: Vec<_> = log.iter().filter_map(|r| r.fault.clone()).collect();
@@ -818,8 +818,8 @@ async fn faults_play_as_injected() {
             "rate_limited(1s)",
             "garbage",
             "drop_response",
-            "latency(200ms)",
-            "latency(200ms)"
+            "latency(300ms)",
+            "latency(300ms)"
         ]
     );
     let dropped = log
