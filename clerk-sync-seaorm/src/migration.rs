@@ -127,9 +127,9 @@ impl MigrationTrait for SqlxMigration {
     }
 
     fn use_transaction(&self) -> Option<bool> {
-        // `None` keeps sea-orm-migration's default: a transaction on PostgreSQL, whose DDL is
-        // transactional.
-        self.no_tx.then_some(false)
+        // As sqlx runs them: each in a transaction on every backend (so that on SQLite the
+        // tables and the record land together), unless the migration says otherwise.
+        Some(!self.no_tx)
     }
 }
 
