@@ -13,7 +13,7 @@ fn main() {
         println!("cargo:rerun-if-env-changed={var}");
         std::env::var(var).is_ok_and(|v| !v.is_empty())
     };
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     println!("cargo:rerun-if-env-changed=CI");
     if set("CLERK_SYNC_TEST_POSTGRES_URL") || ci {
         println!("cargo:rustc-cfg=clerk_sync_postgres");
