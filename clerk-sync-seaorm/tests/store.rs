@@ -6,7 +6,7 @@ mod common;
 use clerk_sync_core::store::{ClerkUserRecord, StoreError, UserStore};
 use clerk_sync_seaorm::SeaOrmStore;
 use clerk_sync_seaorm::entity::clerk_user;
-use clerk_sync_seaorm::sea_orm::{DatabaseConnection, EntityTrait};
+use clerk_sync_seaorm::sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use common::{Db, Open, T0};
 
 #[test]
@@ -115,6 +115,43 @@ async fn one_pool_postgres() {
 #[cfg_attr(not(clerk_sync_mysql), ignore = "set CLERK_SYNC_TEST_MYSQL_URL to run")]
 async fn one_pool_mysql() {
     one_pool(Db::Mysql).await;
+}
+
+/// `migrate` errors by kind: a history this version does not know (a newer clerk-sync
+/// migrated the database) needs a person; a closed pool may work later; a statement the
+/// database refuses is a backend error.
+#[tokio::test]
+async fn migrate_errors_by_kind() {
+    let store = common::fresh(Db::Sqlite, Open::Connect).await;
+    store
+        .connection()
+        .execute_unprepared(
+            "INSERT INTO _clerk_sync_seaorm_migrations (version, applied_at) \
+             VALUES ('m99991231000001_clerk_sync', 0)",
+        )
+        .await
+        .unwrap();
+    let err = store
+        .migrate()
+        .await
+        .expect_err("an unknown applied migration");
+    assert!(matches!(err, StoreError::Schema(_)), "{err:?}");
+    assert!(!err.is_transient());
+
+    // A table of the same name without the columns the migrations index.
+    let store = common::fresh_unmigrated(Db::Sqlite, Open::New).await;
+    store
+        .connection()
+        .execute_unprepared("CREATE TABLE clerk_users (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    let err = store.migrate().await.expect_err("an incompatible table");
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+
+    store.close().await;
+    let err = store.migrate().await.expect_err("a closed pool");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.is_transient());
 }
 
 #[tokio::test]
