@@ -39,8 +39,9 @@ pub struct SeaOrmStore {
 impl SeaOrmStore {
     /// Connect to `url` (`postgres://…`, `mysql://…` / `mariadb://…`, `sqlite:…`).
     ///
-    /// The pool is the one [`SqlxStore::connect`] opens and configures (on SQLite: WAL, a 5 s
-    /// busy timeout, foreign keys, and one connection for an in-memory database), wrapped in a
+    /// The pool is the one [`SqlxStore::connect`] opens and configures (a refused connection
+    /// fails at once with its cause; on SQLite: WAL, a 5 s busy timeout, foreign keys, and
+    /// `sqlite::memory:` as one database for the whole pool), wrapped in a
     /// [`DatabaseConnection`]; the store is then exactly what [`SeaOrmStore::new`] makes of
     /// that connection. Errors never contain the URL.
     pub async fn connect(url: &str) -> Result<SeaOrmStore, StoreError> {
@@ -59,7 +60,9 @@ impl SeaOrmStore {
     /// A store on an existing connection, e.g. the application's own pool: the store's
     /// statements run on that connection's sqlx pool, as configured (for SQLite, open it in
     /// WAL mode with a busy timeout, as [`SeaOrmStore::connect`] does, so that concurrent
-    /// webhooks wait for the write lock instead of failing).
+    /// webhooks wait for the write lock instead of failing). Make the store once and clone
+    /// it: on SQLite each store queues its own writes within the process, and clones share
+    /// that queue.
     ///
     /// A connection without a sqlx pool behind it (a mock or proxy connection, rusqlite, or
     /// [`DatabaseConnection::default`]) gives [`StoreError::Configuration`]: the store's SQL
@@ -106,9 +109,8 @@ impl SeaOrmStore {
             .map_err(crate::error::map_migrate)
     }
 
-    /// Close the pool, and on MySQL/MariaDB the connections the store keeps beside it for
-    /// batched inbound writes (see [`SqlxStore::close`]). The [`DatabaseConnection`] shares the
-    /// pool, so it is closed too. Operations afterwards fail with [`StoreError::Unavailable`].
+    /// Close the pool ([`SqlxStore::close`]): the [`DatabaseConnection`] shares it, so it is
+    /// closed too. Operations afterwards fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.sqlx.close().await;
     }
