@@ -140,6 +140,21 @@ async fn sweep(admin: &DatabaseConnection) {
     }
 }
 
+/// Remove the SQLite files (`t_<pid>_…`, with their `-wal` and `-shm`) of test processes that
+/// are gone, as [`sweep`] does for the servers.
+fn sweep_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            std::fs::remove_file(entry.path()).ok();
+        }
+    }
+}
+
 /// A new, empty database of kind `db`: the URL that opens it (for `connect` and for the sqlx
 /// store) and the sea-orm connect options that open it (for `new`).
 pub async fn fresh_database(db: Db) -> (String, ConnectOptions) {
@@ -147,6 +162,8 @@ pub async fn fresh_database(db: Db) -> (String, ConnectOptions) {
         Db::Sqlite => {
             let dir = std::env::temp_dir().join("clerk-sync-seaorm-tests");
             std::fs::create_dir_all(&dir).expect("temp dir");
+            static SWEPT_FILES: std::sync::Once = std::sync::Once::new();
+            SWEPT_FILES.call_once(|| sweep_files(&dir));
             let path = dir.join(format!("{}.db", unique("t")));
             let url = format!("sqlite://{}?mode=rwc", path.display());
             let mut opts = ConnectOptions::new(url.clone());
