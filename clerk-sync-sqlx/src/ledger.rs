@@ -1,10 +1,8 @@
-//! The webhook ledger's statements, which every dialect runs alike, and `apply_inbound` as one
-//! write transaction (SQLite; PostgreSQL and MySQL each have a one-round-trip form, see their
-//! modules).
+//! The webhook ledger's statements, which every dialect runs alike. (`apply_inbound`, which
+//! writes the ledger row with the change, has a form of its own on each dialect.)
 
 use clerk_sync_core::store::{
-    InboundApplied, InboundChange, LedgerEntry, LedgerInsert, LedgerOutcome, LedgerQuery,
-    NewLedgerEntry, StoreError,
+    LedgerEntry, LedgerInsert, LedgerOutcome, LedgerQuery, NewLedgerEntry, StoreError,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -12,14 +10,14 @@ use sqlx::types::Json;
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use time::OffsetDateTime;
 
-use crate::backend::{Backend, Inbound, Store, statement};
+use crate::backend::{Backend, Store, statement};
 use crate::codec::Ts;
-use crate::error::{is_duplicate, map_sqlx, retry};
+use crate::error::{is_duplicate, map_sqlx};
 use crate::rows::{
     CountsRow, Existing, Flag, HeldRow, Int, LeaseRow, LedgerRow, OutboxRow, RunRow, UserRow,
     VersionRow, ledger_columns,
 };
-use crate::users::{MAX_PAGE, raw_json};
+use crate::users::MAX_PAGE;
 
 impl<DB> Store<DB>
 where
@@ -169,68 +167,5 @@ where
             .await
             .map_err(map_sqlx)?;
         Ok(DB::rows_affected(&done))
-    }
-
-    /// `apply_inbound` as one write transaction: the ledger row read (and locked), the change
-    /// applied under the rules of `users.rs`, the ledger row written processed. `None` for a
-    /// kind of change newer than this crate, which the caller applies step by step.
-    pub(crate) async fn apply_inbound_in_transaction(
-        &self,
-        inbound: Inbound<'_>,
-    ) -> Result<Option<InboundApplied>, StoreError> {
-        let e = inbound.entry;
-        const PRIOR: &str = "SELECT processed_at IS NOT NULL AS flag FROM clerk_webhook_events \
-             WHERE svix_id = ?{for_update}";
-        const CLOSE: &str = "UPDATE clerk_webhook_events SET processed_at = ?, outcome = ?, \
-             error = NULL WHERE svix_id = ?";
-        const INSERT: &str = "INSERT INTO clerk_webhook_events (processed_at, outcome, svix_id, \
-             event_type, object_id, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)";
-        let raw = match inbound.change {
-            InboundChange::Upsert(record) => Some(raw_json(record)?),
-            InboundChange::Tombstone(_) | InboundChange::LedgerOnly => None,
-            _ => return Ok(None),
-        };
-        let applied = retry!(
-            duplicates,
-            async {
-                let mut w = self.begin().await?;
-                let prior = sqlx::query_as::<_, Flag>(statement::<DB>(PRIOR))
-                    .bind(e.svix_id)
-                    .fetch_optional(&mut *w.tx)
-                    .await?;
-                if prior.as_ref().and_then(|p| p.flag) == Some(true) {
-                    w.tx.commit().await?;
-                    return Ok(InboundApplied::Duplicate);
-                }
-                let applied = match (inbound.change, raw) {
-                    (InboundChange::Upsert(record), Some(raw)) => InboundApplied::Upsert(
-                        Self::upsert_in(&mut w.tx, record, raw, inbound.now).await?,
-                    ),
-                    (InboundChange::Tombstone(t), _) => InboundApplied::Tombstone(
-                        Self::tombstone_in(&mut w.tx, t, inbound.now).await?,
-                    ),
-                    _ => InboundApplied::LedgerOnly,
-                };
-                let outcome = applied.ledger_outcome().map(LedgerOutcome::as_str);
-                let close = if prior.is_some() { CLOSE } else { INSERT };
-                let mut query = sqlx::query(statement::<DB>(close))
-                    .bind(inbound.now)
-                    .bind(outcome)
-                    .bind(e.svix_id);
-                if prior.is_none() {
-                    query = query
-                        .bind(e.event_type)
-                        .bind(e.object_id)
-                        .bind(Ts::new(e.received_at))
-                        .bind(e.payload);
-                }
-                query.execute(&mut *w.tx).await?;
-                w.tx.commit().await?;
-                Ok(applied)
-            }
-            .await
-        )
-        .map_err(map_sqlx)?;
-        Ok(Some(applied))
     }
 }

@@ -346,9 +346,9 @@ impl LedgerStore for SqlxStore {
 
 #[async_trait]
 impl InboundStore for SqlxStore {
-    /// Ledger, apply and mark processed in one transaction and one round trip where the
+    /// Ledger, apply and mark processed in one transaction and as few round trips as the
     /// dialect allows: one statement on PostgreSQL, one `CALL` of the stored procedure on
-    /// MySQL/MariaDB; on SQLite one `BEGIN IMMEDIATE` transaction.
+    /// MySQL/MariaDB; on SQLite one multi-statement query in a `BEGIN IMMEDIATE` transaction.
     async fn apply_inbound(
         &self,
         entry: &NewLedgerEntry<'_>,
@@ -364,7 +364,7 @@ impl InboundStore for SqlxStore {
             #[cfg(feature = "postgres")]
             Inner::Postgres(s) => s.apply_inbound_statement(inbound).await?,
             #[cfg(feature = "sqlite")]
-            Inner::Sqlite(s) => s.apply_inbound_in_transaction(inbound).await?,
+            Inner::Sqlite(s) => s.apply_inbound_batch(inbound).await?,
             #[cfg(feature = "mysql")]
             Inner::MySql(s) => s.call_apply_inbound(inbound).await?,
         };

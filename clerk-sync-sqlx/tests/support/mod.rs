@@ -238,3 +238,50 @@ pub async fn drop_mysql_database(url: &str, database: &str) {
         let _ = admin.close().await;
     }
 }
+
+/// A PostgreSQL URL for a new database whose default collation is ICU's English (`en`),
+/// which sorts `user_a` before `user_Z` and ignores case first: the kind of database where
+/// only the schema's `COLLATE "C"` keeps ids in byte order. Stale test databases are dropped
+/// on the way.
+pub async fn pg_icu_database_url(url: &str) -> (String, String) {
+    let mut admin = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| unreachable(Backend::Postgres, &e));
+    let stale: Vec<(String,)> = sqlx::query_as(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'clerk\\_sqlx\\_t\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("list databases");
+    for (name,) in stale {
+        if pid_is_dead(&name) {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+    let database = unique_name();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {database} TEMPLATE template0 LOCALE_PROVIDER icu \
+             ICU_LOCALE 'en' LOCALE 'C.UTF-8'"
+        )))
+        .await
+        .expect("create an ICU database");
+    let _ = admin.close().await;
+    (with_database(url, &database), database)
+}
+
+/// Drop a database made by [`pg_icu_database_url`].
+pub async fn drop_pg_database(url: &str, database: &str) {
+    if let Ok(mut admin) = sqlx::PgConnection::connect(url).await {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+            )))
+            .await;
+        let _ = admin.close().await;
+    }
+}
