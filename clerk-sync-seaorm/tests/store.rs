@@ -3,7 +3,10 @@
 
 mod common;
 
-use clerk_sync_core::store::{ClerkUserRecord, StoreError, UserStore};
+use clerk_sync_core::store::{
+    ClerkUserRecord, InboundApplied, InboundChange, InboundStore, LedgerStore, NewLedgerEntry,
+    StoreError, UpsertOutcome, UserStore,
+};
 use clerk_sync_seaorm::SeaOrmStore;
 use clerk_sync_seaorm::entity::clerk_user;
 use clerk_sync_seaorm::sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
@@ -152,6 +155,70 @@ async fn migrate_errors_by_kind() {
     let err = store.migrate().await.expect_err("a closed pool");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(err.is_transient());
+}
+
+/// `apply_inbound` is the sqlx store's own (ledger, write and mark processed in one
+/// transaction), not the trait's provided three steps: when the database refuses the write,
+/// no ledger row is left behind, and the redelivery applies.
+async fn apply_inbound_is_one_transaction(db: Db) {
+    let store = common::fresh(db, Open::New).await;
+    let conn = store.connection();
+    let refuse: &[&str] = match db {
+        Db::Postgres => &[
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER refuse BEFORE INSERT ON clerk_users \
+             FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ],
+        Db::Mysql => &[
+            "CREATE TRIGGER refuse BEFORE INSERT ON clerk_users FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test'",
+        ],
+        Db::Sqlite => &["CREATE TRIGGER refuse BEFORE INSERT ON clerk_users \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+    };
+    for sql in refuse {
+        conn.execute_unprepared(sql).await.expect("trigger");
+    }
+    let entry = NewLedgerEntry::new("msg_refused", "user.created", Some("user_a"), T0, None);
+    let change = InboundChange::Upsert(ClerkUserRecord::new("user_a", 1, "{}"));
+    store
+        .apply_inbound(&entry, &change, T0)
+        .await
+        .expect_err("the database refused the insert");
+    assert_eq!(
+        store.ledger_get("msg_refused").await.unwrap(),
+        None,
+        "{db:?}: a ledger row outlived its failed write"
+    );
+
+    let drop = match db {
+        Db::Postgres => "DROP TRIGGER refuse ON clerk_users",
+        _ => "DROP TRIGGER refuse",
+    };
+    conn.execute_unprepared(drop).await.unwrap();
+    let applied = store.apply_inbound(&entry, &change, T0).await.unwrap();
+    assert_eq!(applied, InboundApplied::Upsert(UpsertOutcome::Inserted));
+}
+
+#[tokio::test]
+async fn apply_inbound_is_one_transaction_sqlite() {
+    apply_inbound_is_one_transaction(Db::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(clerk_sync_postgres),
+    ignore = "set CLERK_SYNC_TEST_POSTGRES_URL to run"
+)]
+async fn apply_inbound_is_one_transaction_postgres() {
+    apply_inbound_is_one_transaction(Db::Postgres).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(clerk_sync_mysql), ignore = "set CLERK_SYNC_TEST_MYSQL_URL to run")]
+async fn apply_inbound_is_one_transaction_mysql() {
+    apply_inbound_is_one_transaction(Db::Mysql).await;
 }
 
 #[tokio::test]
