@@ -129,8 +129,8 @@ fn no_sqlx_pool() -> StoreError {
 /// Implement a store trait on [`SeaOrmStore`] by handing every method to its [`SqlxStore`].
 ///
 /// Every method is listed, provided ones included: the sqlx store overrides some of them
-/// (`apply_batch`, `apply_inbound`) with one-statement versions, which the trait's provided
-/// code would otherwise bypass.
+/// (`apply_batch`, `apply_inbound`, `versions_of`, `ping`) with one-statement versions, which
+/// the trait's provided code would otherwise bypass.
 macro_rules! delegate {
     ($($trait:ident { $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)* })*) => {$(
         #[async_trait]
@@ -153,6 +153,8 @@ delegate! {
         fn tombstone_user(tombstone: &Tombstone, now: OffsetDateTime) -> TombstoneOutcome;
         fn link_clerk_id(id: i64, clerk_id: &str, now: OffsetDateTime) -> bool;
         fn scan_versions(after: Option<&str>, limit: u32) -> Vec<UserVersion>;
+        fn versions_of(clerk_ids: &[&str]) -> Vec<UserVersion>;
+        fn ping() -> ();
         fn count_by_status() -> StatusCounts;
         fn record_sync_error(clerk_id: &str, error: &str, at: OffsetDateTime) -> bool;
     }

@@ -44,6 +44,10 @@ pub(crate) trait Backend: Database {
     /// older and the row is not a tombstone.
     const BULK_UPSERT_TAIL: &'static str;
 
+    /// [`Self::BULK_UPSERT_TAIL`] for records that also rewrite a row at the same version
+    /// (`ClerkUserRecord::rewrite_same_version`, reconcile's force).
+    const BULK_REWRITE_TAIL: &'static str;
+
     /// How many rows of a bulk upsert of `rows` records, `inserted` of them new, were updated,
     /// from the statement's affected-row count.
     ///
@@ -128,17 +132,34 @@ pub(crate) trait Backend: Database {
 /// expression reads the existing row as it was (`clerk_users.*`) or the proposed one
 /// (`excluded.*`), and the WHERE clause is the version guard and the terminal tombstone.
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-const ON_CONFLICT_UPSERT: &str = " ON CONFLICT (clerk_id) DO UPDATE SET \
-     email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name, \
-     username = excluded.username, image_url = excluded.image_url, \
-     external_id = excluded.external_id, public_metadata = excluded.public_metadata, \
-     raw_json = excluded.raw_json, clerk_updated_at = excluded.clerk_updated_at, \
-     sync_status = CASE WHEN clerk_users.sync_status = 'pending' THEN 'pending' ELSE 'synced' END, \
-     sync_error = CASE WHEN clerk_users.sync_status = 'pending' THEN clerk_users.sync_error END, \
-     updated_at = excluded.updated_at \
-     WHERE (clerk_users.clerk_updated_at IS NULL \
-     OR clerk_users.clerk_updated_at < excluded.clerk_updated_at) \
-     AND clerk_users.deleted_at IS NULL";
+macro_rules! on_conflict_upsert {
+    ($newer:literal) => {
+        concat!(
+            " ON CONFLICT (clerk_id) DO UPDATE SET ",
+            "email = excluded.email, first_name = excluded.first_name, ",
+            "last_name = excluded.last_name, ",
+            "username = excluded.username, image_url = excluded.image_url, ",
+            "external_id = excluded.external_id, public_metadata = excluded.public_metadata, ",
+            "raw_json = excluded.raw_json, clerk_updated_at = excluded.clerk_updated_at, ",
+            "sync_status = CASE WHEN clerk_users.sync_status = 'pending' THEN 'pending' ",
+            "ELSE 'synced' END, ",
+            "sync_error = CASE WHEN clerk_users.sync_status = 'pending' ",
+            "THEN clerk_users.sync_error END, ",
+            "updated_at = excluded.updated_at ",
+            "WHERE (clerk_users.clerk_updated_at IS NULL ",
+            "OR clerk_users.clerk_updated_at ",
+            $newer,
+            " excluded.clerk_updated_at) ",
+            "AND clerk_users.deleted_at IS NULL"
+        )
+    };
+}
+
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+const ON_CONFLICT_UPSERT: &str = on_conflict_upsert!("<");
+
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+const ON_CONFLICT_REWRITE: &str = on_conflict_upsert!("<=");
 
 #[cfg(feature = "postgres")]
 impl Backend for sqlx::Postgres {
@@ -146,6 +167,7 @@ impl Backend for sqlx::Postgres {
     const BEGIN: &'static str = "BEGIN";
     const SERIAL_WRITES: bool = false;
     const BULK_UPSERT_TAIL: &'static str = ON_CONFLICT_UPSERT;
+    const BULK_REWRITE_TAIL: &'static str = ON_CONFLICT_REWRITE;
 
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
@@ -162,6 +184,7 @@ impl Backend for sqlx::MySql {
     const BEGIN: &'static str = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION";
     const SERIAL_WRITES: bool = false;
     const BULK_UPSERT_TAIL: &'static str = crate::mysql::BULK_UPSERT_TAIL;
+    const BULK_REWRITE_TAIL: &'static str = crate::mysql::BULK_REWRITE_TAIL;
 
     fn rows_affected(result: &sqlx::mysql::MySqlQueryResult) -> u64 {
         result.rows_affected()
@@ -178,6 +201,7 @@ impl Backend for sqlx::Sqlite {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const SERIAL_WRITES: bool = true;
     const BULK_UPSERT_TAIL: &'static str = ON_CONFLICT_UPSERT;
+    const BULK_REWRITE_TAIL: &'static str = ON_CONFLICT_REWRITE;
 
     fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         result.rows_affected()

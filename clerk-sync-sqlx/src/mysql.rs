@@ -23,33 +23,43 @@ use crate::codec::Ts;
 use crate::error::{map_sqlx, retry};
 use crate::users::raw_json;
 
-/// The guard, on the stored row's still-unassigned columns.
-macro_rules! g {
-    () => {
-        "(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at < VALUES(clerk_updated_at)))"
+/// The conflict clause of a multi-row conditional upsert, for a version guard of `<` (newer
+/// only) or `<=` (also the same version): each column keeps its value unless the guard holds.
+/// The guard reads the stored row's still-unassigned columns.
+macro_rules! bulk_upsert_tail {
+    ($newer:literal) => {
+        bulk_upsert_tail!(@guard concat!(
+            "(deleted_at IS NULL AND (clerk_updated_at IS NULL OR clerk_updated_at ",
+            $newer,
+            " VALUES(clerk_updated_at)))"
+        ))
+    };
+    (@guard $g:expr) => {
+        concat!(
+            " ON DUPLICATE KEY UPDATE ",
+            "email = IF(", $g, ", VALUES(email), email), ",
+            "first_name = IF(", $g, ", VALUES(first_name), first_name), ",
+            "last_name = IF(", $g, ", VALUES(last_name), last_name), ",
+            "username = IF(", $g, ", VALUES(username), username), ",
+            "image_url = IF(", $g, ", VALUES(image_url), image_url), ",
+            "external_id = IF(", $g, ", VALUES(external_id), external_id), ",
+            "public_metadata = IF(", $g, ", VALUES(public_metadata), public_metadata), ",
+            "raw_json = IF(", $g, ", VALUES(raw_json), raw_json), ",
+            // sync_error reads sync_status before it is reassigned; pending stays pending.
+            "sync_error = IF(", $g, " AND sync_status <> 'pending', NULL, sync_error), ",
+            "sync_status = IF(", $g, " AND sync_status <> 'pending', 'synced', sync_status), ",
+            "updated_at = IF(", $g, ", VALUES(updated_at), updated_at), ",
+            // The guard reads the version, so it is assigned last.
+            "clerk_updated_at = IF(", $g, ", VALUES(clerk_updated_at), clerk_updated_at)"
+        )
     };
 }
 
-/// The conflict clause of the multi-row conditional upsert ([`Backend::BULK_UPSERT_TAIL`]):
-/// each column keeps its value unless the guard holds.
-#[rustfmt::skip]
-pub(crate) const BULK_UPSERT_TAIL: &str = concat!(
-    " ON DUPLICATE KEY UPDATE ",
-    "email = IF(", g!(), ", VALUES(email), email), ",
-    "first_name = IF(", g!(), ", VALUES(first_name), first_name), ",
-    "last_name = IF(", g!(), ", VALUES(last_name), last_name), ",
-    "username = IF(", g!(), ", VALUES(username), username), ",
-    "image_url = IF(", g!(), ", VALUES(image_url), image_url), ",
-    "external_id = IF(", g!(), ", VALUES(external_id), external_id), ",
-    "public_metadata = IF(", g!(), ", VALUES(public_metadata), public_metadata), ",
-    "raw_json = IF(", g!(), ", VALUES(raw_json), raw_json), ",
-    // sync_error reads sync_status before it is reassigned; pending stays pending.
-    "sync_error = IF(", g!(), " AND sync_status <> 'pending', NULL, sync_error), ",
-    "sync_status = IF(", g!(), " AND sync_status <> 'pending', 'synced', sync_status), ",
-    "updated_at = IF(", g!(), ", VALUES(updated_at), updated_at), ",
-    // The guard reads the version, so it is assigned last.
-    "clerk_updated_at = IF(", g!(), ", VALUES(clerk_updated_at), clerk_updated_at)"
-);
+/// [`Backend::BULK_UPSERT_TAIL`](crate::backend::Backend::BULK_UPSERT_TAIL) of MySQL.
+pub(crate) const BULK_UPSERT_TAIL: &str = bulk_upsert_tail!("<");
+
+/// [`Backend::BULK_REWRITE_TAIL`](crate::backend::Backend::BULK_REWRITE_TAIL) of MySQL.
+pub(crate) const BULK_REWRITE_TAIL: &str = bulk_upsert_tail!("<=");
 
 /// The procedure's answer.
 #[derive(FromRow)]

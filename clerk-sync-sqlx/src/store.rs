@@ -249,6 +249,11 @@ impl UserStore for SqlxStore {
         now: OffsetDateTime,
     ) -> Result<UpsertOutcome, StoreError> {
         match &self.inner {
+            // The one-statement path knows only the plain guard; a forced rewrite is rare.
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(s) if record.rewrite_same_version => {
+                s.upsert_in_transaction(record, now).await
+            }
             #[cfg(feature = "postgres")]
             Inner::Postgres(s) => s.upsert_statement(record, now).await,
             #[cfg(feature = "sqlite")]
@@ -299,6 +304,19 @@ impl UserStore for SqlxStore {
         limit: u32,
     ) -> Result<Vec<UserVersion>, StoreError> {
         dispatch!(self, s => s.scan_versions(after, limit).await)
+    }
+
+    /// One `IN (...)` query per thousand ids.
+    async fn versions_of(&self, clerk_ids: &[&str]) -> Result<Vec<UserVersion>, StoreError> {
+        if clerk_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.versions_of(clerk_ids).await)
+    }
+
+    /// `SELECT 1`.
+    async fn ping(&self) -> Result<(), StoreError> {
+        SqlxStore::ping(self).await
     }
 
     async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
@@ -360,7 +378,11 @@ impl InboundStore for SqlxStore {
             change,
             now: Ts::new(now),
         };
+        // The one-round-trip paths know only the plain version guard; a forced rewrite (never
+        // sent by the engine for a webhook) takes the trait's steps below.
+        let forced = matches!(change, InboundChange::Upsert(r) if r.rewrite_same_version);
         let applied = match &self.inner {
+            _ if forced => None,
             #[cfg(feature = "postgres")]
             Inner::Postgres(s) => s.apply_inbound_statement(inbound).await?,
             #[cfg(feature = "sqlite")]

@@ -149,6 +149,29 @@ where
         Ok(rows.into_iter().map(UserVersion::from).collect())
     }
 
+    /// The versions of exactly these ids, in chunks of one `IN (...)` query each.
+    pub(crate) async fn versions_of(
+        &self,
+        clerk_ids: &[&str],
+    ) -> Result<Vec<UserVersion>, StoreError> {
+        let mut versions = Vec::with_capacity(clerk_ids.len());
+        for chunk in clerk_ids.chunks(BATCH_CHUNK) {
+            let sql = DB::rewrite(&format!(
+                "SELECT clerk_id, clerk_updated_at, deleted_at IS NOT NULL AS deleted \
+                 FROM clerk_users WHERE clerk_id IN ({})",
+                placeholders(chunk.len())
+            ));
+            // Only placeholders were added to the text; every value is bound.
+            let mut query = sqlx::query_as::<_, VersionRow>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            let rows = query.fetch_all(&self.pool).await.map_err(map_sqlx)?;
+            versions.extend(rows.into_iter().map(UserVersion::from));
+        }
+        Ok(versions)
+    }
+
     pub(crate) async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
         const SQL: &str = "SELECT \
              COUNT(CASE WHEN deleted_at IS NULL AND sync_status = 'synced' THEN 1 END) AS synced, \
@@ -317,7 +340,12 @@ where
 
         match Self::existing(&mut *conn, &r.clerk_id).await? {
             Some(row) if row.deleted => Ok(UpsertOutcome::Deleted),
-            Some(row) if row.clerk_updated_at >= Some(r.clerk_updated_at) => {
+            Some(row)
+                if row.clerk_updated_at.is_some_and(|stored| {
+                    stored > r.clerk_updated_at
+                        || (stored == r.clerk_updated_at && !r.rewrite_same_version)
+                }) =>
+            {
                 Ok(UpsertOutcome::Stale)
             }
             Some(row) => {
@@ -419,12 +447,17 @@ where
             }
         }
         let now = Ts::new(now);
-        for chunk in bulk.chunks(BATCH_CHUNK) {
-            let (inserted, updated) =
-                retry!(rerun, self.bulk_upsert(chunk, now).await).map_err(map_sqlx)?;
-            outcome.inserted += inserted;
-            outcome.updated += updated;
-            outcome.unchanged += chunk.len() as u64 - inserted - updated;
+        // Records that rewrite a row at the same version take a statement whose guard says so.
+        let (rewrite, newer): (Vec<_>, Vec<_>) =
+            bulk.into_iter().partition(|(r, _)| r.rewrite_same_version);
+        for (records, tail) in [(newer, DB::BULK_UPSERT_TAIL), (rewrite, DB::BULK_REWRITE_TAIL)] {
+            for chunk in records.chunks(BATCH_CHUNK) {
+                let (inserted, updated) =
+                    retry!(rerun, self.bulk_upsert(chunk, tail, now).await).map_err(map_sqlx)?;
+                outcome.inserted += inserted;
+                outcome.updated += updated;
+                outcome.unchanged += chunk.len() as u64 - inserted - updated;
+            }
         }
         Ok(outcome)
     }
@@ -462,6 +495,7 @@ where
     async fn bulk_upsert(
         &self,
         chunk: &[(&ClerkUserRecord, &RawValue)],
+        tail: &str,
         now: Ts,
     ) -> Result<(u64, u64), sqlx::Error> {
         let mut w = self.begin().await?;
@@ -483,7 +517,7 @@ where
              image_url, external_id, public_metadata, raw_json, clerk_updated_at, sync_status, \
              created_at, updated_at) VALUES {}{}",
             vec![row; chunk.len()].join(", "),
-            DB::BULK_UPSERT_TAIL
+            tail
         ));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (r, raw) in chunk {

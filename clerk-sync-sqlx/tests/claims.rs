@@ -25,8 +25,10 @@ async fn two_replicas(replicas: [SqlxStore; 2]) {
     let [a, b] = replicas;
     let mut queued = HashSet::new();
     for i in 0..ENTRIES {
-        let mut profile = UserProfile::default();
-        profile.email = Some(format!("claim{i}@example.com"));
+        let profile = UserProfile {
+            email: Some(format!("claim{i}@example.com")),
+            ..UserProfile::default()
+        };
         let change = LocalChange::Create(profile);
         // Half the rows through each replica: both write the same tables.
         let store = if i % 2 == 0 { &a } else { &b };

@@ -2,8 +2,8 @@
 //!
 //! One fresh database per store: an in-memory SQLite database, a SQLite file, a new PostgreSQL
 //! schema, a new MySQL database, so the cases run in parallel. Without its URL variable a
-//! server's suite is one ignored test saying which variable to set; under `CI=true` it runs,
-//! and fails without the URL.
+//! server's cases show as ignored, each naming the variable to set; under `CI=true` they run,
+//! and fail without the URL.
 
 mod support;
 
@@ -16,34 +16,20 @@ mod sqlite_file {
     clerk_sync_core::store_conformance_tests!(super::support::fresh_sqlite_file);
 }
 
-#[cfg(clerk_sync_postgres)]
 mod postgres {
     use super::support::{self, Backend};
 
-    clerk_sync_core::store_conformance_tests!(|| support::fresh_pg(support::url(
-        Backend::Postgres
-    )));
+    clerk_sync_core::store_conformance_tests!(
+        || support::fresh_pg(support::url(Backend::Postgres)),
+        #[cfg_attr(not(clerk_sync_postgres), ignore = "set CLERK_SYNC_TEST_POSTGRES_URL")]
+    );
 }
 
-#[cfg(clerk_sync_mysql)]
 mod mysql {
     use super::support::{self, Backend};
 
-    clerk_sync_core::store_conformance_tests!(|| support::fresh_mysql(support::url(
-        Backend::MySql
-    )));
-}
-
-#[cfg(not(clerk_sync_postgres))]
-#[test]
-#[ignore = "set CLERK_SYNC_TEST_POSTGRES_URL to run the conformance suite on PostgreSQL"]
-fn postgres_conformance_suite() {
-    panic!("set CLERK_SYNC_TEST_POSTGRES_URL to run the conformance suite on PostgreSQL");
-}
-
-#[cfg(not(clerk_sync_mysql))]
-#[test]
-#[ignore = "set CLERK_SYNC_TEST_MYSQL_URL to run the conformance suite on MySQL/MariaDB"]
-fn mysql_conformance_suite() {
-    panic!("set CLERK_SYNC_TEST_MYSQL_URL to run the conformance suite on MySQL/MariaDB");
+    clerk_sync_core::store_conformance_tests!(
+        || support::fresh_mysql(support::url(Backend::MySql)),
+        #[cfg_attr(not(clerk_sync_mysql), ignore = "set CLERK_SYNC_TEST_MYSQL_URL")]
+    );
 }

@@ -274,8 +274,10 @@ pub async fn fill(store: &dyn SyncStore) {
     );
 
     let user_0 = store.get_user("user_0").await.unwrap().expect("user_0").id;
-    let mut p = UserProfile::default();
-    p.first_name = Some("Renamed".to_owned());
+    let p = UserProfile {
+        first_name: Some("Renamed".to_owned()),
+        ..UserProfile::default()
+    };
     store
         .enqueue_local_change(
             &LocalChange::Update {
@@ -286,9 +288,11 @@ pub async fn fill(store: &dyn SyncStore) {
         )
         .await
         .unwrap();
-    let mut p = UserProfile::default();
-    p.email = Some("local@example.com".to_owned());
-    p.first_name = Some("Local".to_owned());
+    let p = UserProfile {
+        email: Some("local@example.com".to_owned()),
+        first_name: Some("Local".to_owned()),
+        ..UserProfile::default()
+    };
     store
         .enqueue_local_change(&LocalChange::Create(p), T0)
         .await
