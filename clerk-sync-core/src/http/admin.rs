@@ -41,7 +41,11 @@ impl AdminKey {
         if bool::from(self.0.as_slice().ct_eq(given.as_bytes())) {
             Ok(())
         } else {
-            Err(ApiError::new(403, "invalid_admin_key", "the admin API key is wrong"))
+            Err(ApiError::new(
+                403,
+                "invalid_admin_key",
+                "the admin API key is wrong",
+            ))
         }
     }
 }
@@ -202,10 +206,19 @@ mod tests {
         assert!(key.check(Some("Bearer s3cret-admin")).is_ok());
         assert!(key.check(Some("bearer   s3cret-admin ")).is_ok());
         let missing = key.check(None).unwrap_err();
-        assert_eq!((missing.status, missing.www_authenticate.is_some()), (401, true));
-        assert_eq!(key.check(Some("Basic s3cret-admin")).unwrap_err().status, 401);
+        assert_eq!(
+            (missing.status, missing.www_authenticate.is_some()),
+            (401, true)
+        );
+        assert_eq!(
+            key.check(Some("Basic s3cret-admin")).unwrap_err().status,
+            401
+        );
         assert_eq!(key.check(Some("Bearer ")).unwrap_err().status, 401);
-        assert_eq!(key.check(Some("Bearer s3cret-admiN")).unwrap_err().status, 403);
+        assert_eq!(
+            key.check(Some("Bearer s3cret-admiN")).unwrap_err().status,
+            403
+        );
         assert_eq!(key.check(Some("Bearer s3cret")).unwrap_err().status, 403);
         assert!(AdminKey::new("  ").is_none());
         assert!(!format!("{key:?}").contains("s3cret"));

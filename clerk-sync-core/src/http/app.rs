@@ -17,6 +17,10 @@ use crate::webhook::WebhookHeaders;
 /// The largest webhook body accepted by default: 1 MiB. Clerk's user objects are a few kB.
 pub const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The largest JSON body the admin API reads (`POST`/`PATCH` of a user or an invitation):
+/// 64 KiB, far above any profile, far below what would tie up memory. Larger bodies get 413.
+pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
 /// Renders the metrics page (Prometheus' text format), e.g. a
 /// `metrics_exporter_prometheus::PrometheusHandle::render`.
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
@@ -167,7 +171,7 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     pub fn check_admin(&self, authorization: Option<&str>) -> Result<(), ApiError> {
         match &self.admin_key {
             Some(key) => key.check(authorization),
-            None => Err(ApiError::not_found("route")),
+            None => Err(ApiError::route_not_found()),
         }
     }
 
@@ -227,8 +231,8 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     ///
     /// # Errors
     ///
-    /// 400 for a body that is not that JSON; 422 for invalid fields; 503 when the store is
-    /// down.
+    /// 400 for a body that is not that JSON; 413 over [`ADMIN_BODY_LIMIT`]; 422 for invalid
+    /// fields; 503 when the store is down.
     pub async fn admin_create_user(&self, body: &[u8]) -> Result<HttpResponse, ApiError> {
         let body: UserBody = parse_body(body)?;
         let queued = self.engine.create_local_user(profile(body)).await?;
@@ -342,7 +346,7 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     pub fn metrics(&self) -> HttpResponse {
         match &self.metrics {
             Some(render) => HttpResponse::text(200, "text/plain; version=0.0.4", render()),
-            None => ApiError::not_found("route").into_response(),
+            None => ApiError::route_not_found().into_response(),
         }
     }
 
@@ -528,6 +532,9 @@ fn outcome_str(outcome: ProcessOutcome) -> &'static str {
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > ADMIN_BODY_LIMIT {
+        return Err(ApiError::payload_too_large(ADMIN_BODY_LIMIT));
+    }
     // serde's message would quote the value; say where instead.
     serde_json::from_slice(body).map_err(|error| {
         let shape = crate::event::JsonShapeError::from(error);

@@ -85,6 +85,36 @@ impl ApiError {
         )
     }
 
+    /// 400: the request body could not be read to its end (the client went away, or sent a
+    /// malformed chunked body). Adapters answer this when their body stream fails.
+    pub fn unreadable_body() -> Self {
+        ApiError::new(400, "unreadable_body", "the request body could not be read")
+    }
+
+    /// 400: header `name` is not text (it carries bytes outside visible ASCII and UTF-8).
+    /// The value is never quoted back.
+    pub fn invalid_header(name: &str) -> Self {
+        ApiError::new(
+            400,
+            "invalid_header",
+            format!("the `{name}` header is not valid text"),
+        )
+    }
+
+    /// 404 for a path no route serves.
+    pub fn route_not_found() -> Self {
+        ApiError::not_found("route")
+    }
+
+    /// 405: the path exists but not for this method.
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(
+            405,
+            "method_not_allowed",
+            "this route does not take that method",
+        )
+    }
+
     /// 401 for a request with no session token.
     pub fn missing_token() -> Self {
         let mut error = ApiError::new(401, "missing_token", "a session token is required");
@@ -125,7 +155,9 @@ impl ApiError {
             response.headers.push(("retry-after", seconds.to_string()));
         }
         if let Some(challenge) = self.www_authenticate {
-            response.headers.push(("www-authenticate", challenge.to_owned()));
+            response
+                .headers
+                .push(("www-authenticate", challenge.to_owned()));
         }
         response
     }
@@ -200,7 +232,10 @@ impl From<&crate::clerk_api::ClerkApiError> for ApiError {
     fn from(error: &crate::clerk_api::ClerkApiError) -> Self {
         tracing::warn!(%error, status = error.status(), "Clerk Backend API call failed");
         if error.is_retryable() {
-            return ApiError::unavailable("clerk_unavailable", "Clerk's Backend API is unavailable");
+            return ApiError::unavailable(
+                "clerk_unavailable",
+                "Clerk's Backend API is unavailable",
+            );
         }
         if error.is_unauthorized() {
             return ApiError::new(
@@ -239,9 +274,11 @@ impl From<SyncError> for ApiError {
                 "clerk_api_not_configured",
                 "this needs Clerk's Backend API: set CLERK_SECRET_KEY",
             ),
-            SyncError::AlreadyRunning { job } => {
-                ApiError::new(409, "already_running", format!("a {job} is already running"))
-            }
+            SyncError::AlreadyRunning { job } => ApiError::new(
+                409,
+                "already_running",
+                format!("a {job} is already running"),
+            ),
             SyncError::LeaseLost { job } => ApiError::unavailable(
                 "lease_lost",
                 format!("the {job} lost its lease and stopped; run it again"),
@@ -256,7 +293,8 @@ mod tests {
 
     #[test]
     fn a_503_carries_retry_after_and_a_401_its_challenge() {
-        let response = ApiError::from(StoreError::Unavailable("pool timed out".into())).into_response();
+        let response =
+            ApiError::from(StoreError::Unavailable("pool timed out".into())).into_response();
         assert_eq!(response.status, 503);
         assert_eq!(response.header("retry-after"), Some("5"));
         assert!(
@@ -265,7 +303,10 @@ mod tests {
         );
         let response = ApiError::missing_token().into_response();
         assert_eq!(response.status, 401);
-        assert_eq!(response.header("www-authenticate"), Some(WWW_AUTHENTICATE_TOKEN));
+        assert_eq!(
+            response.header("www-authenticate"),
+            Some(WWW_AUTHENTICATE_TOKEN)
+        );
     }
 
     #[test]
@@ -279,7 +320,13 @@ mod tests {
             400
         );
         assert_eq!(status(WebhookError::NoMatchingSignature), 401);
-        assert_eq!(status(WebhookError::TimestampTooOld { timestamp: 1, now: 999 }), 401);
+        assert_eq!(
+            status(WebhookError::TimestampTooOld {
+                timestamp: 1,
+                now: 999
+            }),
+            401
+        );
         assert_eq!(status(WebhookError::InvalidTimestamp), 400);
     }
 }
