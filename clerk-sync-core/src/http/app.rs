@@ -458,7 +458,8 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
         found.ok_or_else(|| ApiError::not_found("user"))
     }
 
-    /// `GET /api/me`: the signed-in user's row.
+    /// `GET /api/me`: the signed-in user's row, without `raw_json`: that is Clerk's whole user
+    /// object, `private_metadata` among it, which is never meant for the user's browser.
     ///
     /// # Errors
     ///
@@ -473,7 +474,7 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
             .await?
             .ok_or_else(ApiError::missing_token)?;
         let user = self.current_user(&claims).await?;
-        Ok(HttpResponse::json(200, &user))
+        Ok(HttpResponse::json(200, &SignedInUser::of(&user)))
     }
 
     async fn local_user(&self, clerk_id: &str) -> Result<Option<LocalUser>, ApiError> {
@@ -524,6 +525,58 @@ pub fn require_org_permission(
         Err(ApiError::forbidden(format!(
             "this needs the organization permission `{permission}`"
         )))
+    }
+}
+
+/// A row as `/api/me` shows it to the signed-in user: every field but `raw_json`. Fields are
+/// listed, not copied wholesale, so a field added to [`LocalUser`] later is not shown to
+/// browsers until someone decides it should be.
+#[cfg(feature = "jwt")]
+#[derive(Serialize)]
+struct SignedInUser<'a> {
+    id: i64,
+    clerk_id: Option<&'a str>,
+    email: Option<&'a str>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    username: Option<&'a str>,
+    image_url: Option<&'a str>,
+    external_id: Option<&'a str>,
+    public_metadata: Option<&'a serde_json::Value>,
+    clerk_updated_at: Option<i64>,
+    sync_status: crate::store::SyncStatus,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_sync_attempt: Option<time::OffsetDateTime>,
+    sync_error: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    deleted_at: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+}
+
+#[cfg(feature = "jwt")]
+impl<'a> SignedInUser<'a> {
+    fn of(user: &'a LocalUser) -> Self {
+        SignedInUser {
+            id: user.id,
+            clerk_id: user.clerk_id.as_deref(),
+            email: user.email.as_deref(),
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+            username: user.username.as_deref(),
+            image_url: user.image_url.as_deref(),
+            external_id: user.external_id.as_deref(),
+            public_metadata: user.public_metadata.as_ref(),
+            clerk_updated_at: user.clerk_updated_at,
+            sync_status: user.sync_status,
+            last_sync_attempt: user.last_sync_attempt,
+            sync_error: user.sync_error.as_deref(),
+            deleted_at: user.deleted_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::memory::MemoryStore;
 use crate::sync::SyncEngine;
-use crate::webhook::WebhookVerifier;
+use crate::webhook::{WebhookHeaders, WebhookVerifier};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -16,6 +16,38 @@ fn http() -> ClerkHttp<MemoryStore> {
 
 fn json_of(response: &HttpResponse) -> Value {
     serde_json::from_slice(&response.body).expect("a JSON body")
+}
+
+/// Delivers a signed `user.created` for `id` with private metadata.
+async fn deliver_user(http: &ClerkHttp<MemoryStore>, id: &str) {
+    let body = json!({
+        "type": "user.created", "object": "event", "timestamp": 1_772_366_400_000_i64,
+        "data": {"id": id, "object": "user", "created_at": 1_772_366_400_000_i64,
+            "updated_at": 1_772_366_400_000_i64, "primary_email_address_id": "idn_1",
+            "email_addresses": [{"id": "idn_1", "email_address": "ann@example.com",
+                "verification": {"status": "verified", "strategy": "email_code"}}],
+            "first_name": "Ann", "private_metadata": {"plan": "private-value-7"},
+            "public_metadata": {"team": "blue"}}
+    })
+    .to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = WebhookVerifier::new(SECRET)
+        .unwrap()
+        .sign("msg_t", now, body.as_bytes());
+    let timestamp = now.to_string();
+    let headers = WebhookHeaders {
+        id: "msg_t",
+        timestamp: &timestamp,
+        signature: &signature,
+    };
+    let lookup = |name: &str| match name {
+        "svix-id" => Some(headers.id),
+        "svix-timestamp" => Some(headers.timestamp),
+        "svix-signature" => Some(headers.signature),
+        _ => None,
+    };
+    let response = http.webhook(lookup, body.as_bytes()).await;
+    assert_eq!(json_of(&response), json!({"status": "applied"}));
 }
 
 #[tokio::test]
@@ -55,6 +87,39 @@ fn the_adapters_errors_have_stable_statuses_and_codes() {
         assert_eq!(json_of(&response)["error"], json!(code));
         assert!(response.header("www-authenticate").is_none());
     }
+}
+
+#[cfg(feature = "jwt")]
+#[tokio::test]
+async fn me_shows_the_row_but_never_clerks_whole_user_object() {
+    let fake = clerk_sync_testing::FakeClerk::start().await;
+    let verifier = crate::jwt::JwtVerifier::from_pem(&fake.jwt_public_key_pem()).unwrap();
+    let http = http().with_sessions(verifier);
+    deliver_user(&http, "user_2me").await;
+    let token = fake.session_token(clerk_sync_testing::SessionTokenOptions::new("user_2me"));
+    let authorization = format!("Bearer {token}");
+
+    let response = http.me(Some(&authorization), None).await.unwrap();
+    assert_eq!(response.status, 200);
+    let me = json_of(&response);
+    assert_eq!(me["clerk_id"], json!("user_2me"));
+    assert_eq!(me["email"], json!("ann@example.com"));
+    assert_eq!(me["public_metadata"], json!({"team": "blue"}));
+    assert_eq!(me["sync_status"], json!("synced"));
+    assert!(me["created_at"].is_string() && me["last_sync_attempt"].is_null());
+    assert!(me.get("raw_json").is_none(), "{me}");
+    assert!(
+        !String::from_utf8_lossy(&response.body).contains("private-value-7"),
+        "private_metadata never reaches the browser"
+    );
+    // The admin API shows operators the whole row.
+    let admin = http.admin_get_user("user_2me").await.unwrap();
+    assert!(json_of(&admin)["raw_json"].is_object());
+
+    // Every field the admin API shows but raw_json is shown to the user too.
+    let mut row = json_of(&admin);
+    row.as_object_mut().unwrap().remove("raw_json");
+    assert_eq!(row, me);
 }
 
 #[cfg(feature = "jwt")]
