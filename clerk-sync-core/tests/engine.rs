@@ -409,8 +409,10 @@ async fn verified_events_that_cannot_be_applied_are_recorded_as_failed_and_ackno
 #[tokio::test]
 async fn a_verified_primary_email_links_a_local_row_and_an_unverified_one_does_not() {
     let engine = engine();
-    let mut profile = UserProfile::default();
-    profile.email = Some("Ann@Example.com".to_owned());
+    let profile = UserProfile {
+        email: Some("Ann@Example.com".to_owned()),
+        ..UserProfile::default()
+    };
     let local = engine.create_local_user(profile).await.unwrap();
     assert_eq!(
         local.user.email.as_deref(),
@@ -452,9 +454,11 @@ async fn a_verified_primary_email_links_a_local_row_and_an_unverified_one_does_n
 #[tokio::test]
 async fn local_operations_write_pending_rows_and_queue_them() {
     let engine = engine();
-    let mut profile = UserProfile::default();
-    profile.email = Some("new@example.com".to_owned());
-    profile.first_name = Some("Nia".to_owned());
+    let profile = UserProfile {
+        email: Some("new@example.com".to_owned()),
+        first_name: Some("Nia".to_owned()),
+        ..UserProfile::default()
+    };
     let created = engine.create_local_user(profile).await.unwrap();
     assert_eq!(created.user.sync_status, SyncStatus::Pending);
     assert_eq!(created.user.clerk_id, None);
@@ -465,8 +469,10 @@ async fn local_operations_write_pending_rows_and_queue_them() {
         .unwrap();
     assert_eq!(invited.user.email.as_deref(), Some("guest@example.com"));
 
-    let mut change = UserProfile::default();
-    change.last_name = Some("Okafor".to_owned());
+    let change = UserProfile {
+        last_name: Some("Okafor".to_owned()),
+        ..UserProfile::default()
+    };
     let updated = engine
         .update_local_user(created.user.id, change)
         .await
@@ -521,8 +527,10 @@ async fn local_operations_refuse_bad_input_before_writing() {
         invalid(engine.create_local_user(UserProfile::default()).await),
         "create needs an email or a username"
     );
-    let mut blank = UserProfile::default();
-    blank.username = Some("  ".to_owned());
+    let blank = UserProfile {
+        username: Some("  ".to_owned()),
+        ..UserProfile::default()
+    };
     assert!(invalid(engine.create_local_user(blank).await));
 
     let row = engine.invite_user("a@b.co", None).await.unwrap().user;
@@ -534,8 +542,10 @@ async fn local_operations_refuse_bad_input_before_writing() {
         ),
         "an update needs a field"
     );
-    let mut change = UserProfile::default();
-    change.first_name = Some("X".to_owned());
+    let change = UserProfile {
+        first_name: Some("X".to_owned()),
+        ..UserProfile::default()
+    };
     let missing = engine.update_local_user(9_999, change).await.unwrap_err();
     assert!(
         matches!(missing, SyncError::UserNotFound { id: 9_999 }),
@@ -926,8 +936,10 @@ async fn a_store_outage_is_retryable_and_the_redelivery_applies() {
             "the store error is kept"
         );
     }
-    let mut profile = UserProfile::default();
-    profile.email = Some("x@example.com".to_owned());
+    let profile = UserProfile {
+        email: Some("x@example.com".to_owned()),
+        ..UserProfile::default()
+    };
     let error = engine.create_local_user(profile).await.unwrap_err();
     assert!(matches!(error, SyncError::Store(_)) && error.is_retryable());
 

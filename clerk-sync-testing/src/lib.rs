@@ -88,6 +88,9 @@ mod tokens;
 mod users;
 mod webhooks;
 
+#[cfg(feature = "engine-suite")]
+pub mod engine_suite;
+
 pub use axum::http::StatusCode;
 pub use error::FakeClerkError;
 pub use faults::{Fault, Route};

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::class::check_subject;
 use super::error::JwtError;
 
 /// The claims of a verified session token.
@@ -105,6 +106,7 @@ impl SessionClaims {
             None | Some(Value::Null) => return Err(JwtError::MissingClaim("sub")),
             Some(_) => return Err(JwtError::InvalidClaim("sub")),
         };
+        check_subject(&sub).map_err(JwtError::TokenTypeMismatch)?;
         let iat = numeric_date(payload.remove("iat"), "iat")?;
         let nbf = numeric_date(payload.remove("nbf"), "nbf")?;
         let sid = string_claim(payload.remove("sid"), "sid")?;
@@ -131,8 +133,9 @@ impl SessionClaims {
             },
             Some(_) => return Err(JwtError::InvalidClaim("fva")),
         };
-        // Clerk's JS SDK switches on `v === 2`; anything else is read as v1.
-        let org = if payload.get("v").and_then(Value::as_u64) == Some(2) {
+        // Clerk's JS SDK switches on `v === 2`, which a JSON `2.0` or `2e0` satisfies too;
+        // anything else is read as v1.
+        let org = if payload.get("v").and_then(Value::as_f64) == Some(2.0) {
             org_v2(&mut payload)?
         } else {
             org_v1(&mut payload)?
@@ -207,18 +210,22 @@ fn org_v1(payload: &mut Map<String, Value>) -> Result<Option<OrgClaims>, JwtErro
     }))
 }
 
-/// v2 organization claims, decoded exactly like Clerk's JS SDK
-/// (`@clerk/shared` `jwtPayloadParser.ts` and `splitByScope` in `authorization.ts`):
+/// v2 organization claims, derived as Clerk's own parser derives them (`@clerk/shared`,
+/// `jwtPayloadParser.ts`, and `splitByScope` in `authorization.ts`):
 ///
-/// - the role is `org:` + `o.rol`;
-/// - `fea` is a comma list of `<scopes>:<feature>`; the org features are, in order, those whose
-///   scope part contains `o`;
-/// - `o.per` is a comma list of permission names and `o.fpm` a comma list of integers, one per
-///   org feature in the same order; bit `i` (least significant first) of the `j`th integer
-///   grants `org:<feature j>:<permission i>`.
+/// - the role is `org:` + `o.rol` (none when `rol` is empty), the slug `o.slg`;
+/// - `fea` is a comma list of `<scope>:<feature>`, each entry trimmed; the org features are,
+///   in order, the entries whose scope is exactly `o`, `ou` or `uo`, and the feature is all that
+///   follows the first colon. An entry without a colon makes Clerk's parser throw, so the token
+///   is refused ([`JwtError::InvalidClaim`]`("fea")`);
+/// - `o.per` is a comma list of permission names and `o.fpm` a comma list of decimal masks,
+///   one per org feature in the same order; bit `i` (least significant first) of the `j`th
+///   mask grants `org:<feature j>:<per[i]>`. A mask that is not plain ASCII digits after
+///   trimming (`1invalid`, `1.5`, `+1`, `-1`) grants nothing but keeps its place. Masks are
+///   read exactly, however long: bit 53 and beyond are not rounded away.
 ///
-/// Deliberate differences on inputs Clerk does not produce: bits beyond the `per` list, and
-/// features without a name, grant nothing (the JS code would emit `undefined` in the string).
+/// Where Clerk's parser would read a value of the wrong JSON type (a non-object `o`, a
+/// non-string field), the token is refused instead.
 fn org_v2(payload: &mut Map<String, Value>) -> Result<Option<OrgClaims>, JwtError> {
     let org = match payload.remove("o") {
         None | Some(Value::Null) => return Ok(None),
@@ -232,6 +239,13 @@ fn org_v2(payload: &mut Map<String, Value>) -> Result<Option<OrgClaims>, JwtErro
             Some(_) => Err(JwtError::InvalidClaim("o")),
         }
     };
+    // Clerk reads `fea` whenever `o` is present, id or not, and an entry it cannot split
+    // throws and signs the request out: refuse such a token before looking further.
+    let org_features = match payload.get("fea") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(fea)) => org_features(fea).ok_or(JwtError::InvalidClaim("fea"))?,
+        Some(_) => return Err(JwtError::InvalidClaim("fea")),
+    };
     let Some(id) = field("id")? else {
         return Ok(None);
     };
@@ -239,12 +253,7 @@ fn org_v2(payload: &mut Map<String, Value>) -> Result<Option<OrgClaims>, JwtErro
     let role = field("rol")?
         .filter(|r| !r.is_empty())
         .map(|r| format!("org:{r}"));
-    let features = match payload.get("fea") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(fea)) => Some(fea.as_str()),
-        Some(_) => return Err(JwtError::InvalidClaim("fea")),
-    };
-    let permissions = v2_permissions(features, field("per")?, field("fpm")?);
+    let permissions = org_permissions(&org_features, field("per")?, field("fpm")?);
     Ok(Some(OrgClaims {
         id: id.to_owned(),
         slug,
@@ -253,56 +262,113 @@ fn org_v2(payload: &mut Map<String, Value>) -> Result<Option<OrgClaims>, JwtErro
     }))
 }
 
-fn v2_permissions(fea: Option<&str>, per: Option<&str>, fpm: Option<&str>) -> Vec<String> {
+/// The org-scoped features of a `fea` claim, in order; `None` when an entry has no colon.
+fn org_features(fea: &str) -> Option<Vec<&str>> {
+    if fea.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut features = Vec::new();
+    for entry in fea.split(',') {
+        let (scope, feature) = js_trim(entry).split_once(':')?;
+        // Only these exact scopes: `ox` or ` o` name no org scope, however close.
+        if matches!(scope, "o" | "ou" | "uo") {
+            features.push(feature);
+        }
+    }
+    Some(features)
+}
+
+fn org_permissions(features: &[&str], per: Option<&str>, fpm: Option<&str>) -> Vec<String> {
     let (Some(per), Some(fpm)) = (per.filter(|s| !s.is_empty()), fpm.filter(|s| !s.is_empty()))
     else {
         return Vec::new();
     };
-    let permissions: Vec<&str> = per.split(',').map(str::trim).collect();
-    // Entries without a feature name keep their place: `fpm` is indexed by position.
-    let org_features = fea
-        .filter(|s| !s.is_empty())
-        .into_iter()
-        .flat_map(|fea| fea.split(','))
-        .map(str::trim)
-        .filter(|f| f.split(':').next().is_some_and(|scope| scope.contains('o')))
-        .map(|f| f.split(':').nth(1));
+    let names: Vec<&str> = per.split(',').map(js_trim).collect();
     let mut granted = Vec::new();
-    for (feature, mask) in org_features.zip(fpm.split(',')) {
-        let (Some(feature), Some(mask)) = (feature, parse_leading_int(mask.trim())) else {
+    // Masks are matched to features by position; a malformed mask must not shift the others.
+    for (feature, mask) in features.iter().zip(fpm.split(',')) {
+        let Some(mask) = PermissionMask::parse(js_trim(mask), names.len()) else {
             continue;
         };
-        for (bit, permission) in permissions.iter().enumerate().take(64) {
-            if mask >> bit & 1 == 1 {
-                granted.push(format!("org:{feature}:{permission}"));
+        for (bit, name) in names.iter().enumerate() {
+            if mask.is_set(bit) {
+                granted.push(format!("org:{feature}:{name}"));
             }
         }
     }
     granted
 }
 
-/// `parseInt(s, 10)` for the non-negative values Clerk writes: leading decimal digits, the rest
-/// ignored; `None` where JS would give `NaN` (or the value does not fit 64 bits).
-fn parse_leading_int(s: &str) -> Option<u64> {
-    let s = s.strip_prefix('+').unwrap_or(s);
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    s[..digits].parse().ok()
+/// The low bits of a decimal permission mask, at least as many as there are permission names:
+/// the bits above them name no permission, so they are dropped while reading (the value modulo
+/// 2^(64 x limbs)), which keeps the work linear in the length of the text.
+struct PermissionMask {
+    /// Little-endian 64-bit limbs.
+    limbs: Vec<u64>,
+}
+
+impl PermissionMask {
+    /// `None` unless `decimal` is one or more ASCII digits, the only form Clerk's parser
+    /// reads (`/^\d+$/`, which in JavaScript matches ASCII digits only).
+    fn parse(decimal: &str, width: usize) -> Option<Self> {
+        if decimal.is_empty() || !decimal.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut limbs = vec![0u64; width.div_ceil(64)];
+        for digit in decimal.bytes() {
+            let mut carry = u128::from(digit - b'0');
+            for limb in &mut limbs {
+                let value = u128::from(*limb) * 10 + carry;
+                // Keep the low 64 bits here and carry the rest into the next limb.
+                *limb = value as u64;
+                carry = value >> 64;
+            }
+        }
+        Some(PermissionMask { limbs })
+    }
+
+    fn is_set(&self, bit: usize) -> bool {
+        self.limbs
+            .get(bit / 64)
+            .is_some_and(|limb| limb >> (bit % 64) & 1 == 1)
+    }
+}
+
+/// JavaScript's `String.prototype.trim`: it strips U+FEFF, which `str::trim` keeps, and keeps
+/// U+0085, which `str::trim` strips. Clerk trims every `fea`, `per` and `fpm` entry this way,
+/// so the same entries must survive here.
+fn js_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| {
+        matches!(
+            c,
+            '\u{9}'..='\u{D}'
+                | ' '
+                | '\u{A0}'
+                | '\u{1680}'
+                | '\u{2000}'..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn v2(fea: &str, per: &str, fpm: &str) -> Vec<String> {
+        org_permissions(&org_features(fea).unwrap(), Some(per), Some(fpm))
+    }
+
     #[test]
     fn v2_permission_bits_are_least_significant_first() {
         // per = [read, manage]; feature "dashboard" mask 1 -> read; feature "billing" mask 3.
-        let granted = v2_permissions(
-            Some("o:dashboard,u:profile,ou:billing"),
-            Some("read,manage"),
-            Some("1,3"),
-        );
         assert_eq!(
-            granted,
+            v2("o:dashboard,u:profile,ou:billing", "read,manage", "1,3"),
             [
                 "org:dashboard:read",
                 "org:billing:read",
@@ -313,22 +379,57 @@ mod tests {
 
     #[test]
     fn v2_permissions_need_both_per_and_fpm() {
-        assert!(v2_permissions(Some("o:a"), Some("read"), None).is_empty());
-        assert!(v2_permissions(Some("o:a"), None, Some("1")).is_empty());
-        assert!(v2_permissions(None, Some("read"), Some("1")).is_empty());
+        let features = ["a"];
+        assert!(org_permissions(&features, Some("read"), None).is_empty());
+        assert!(org_permissions(&features, None, Some("1")).is_empty());
+        assert!(org_permissions(&features, Some(""), Some("1")).is_empty());
+        assert!(org_permissions(&[], Some("read"), Some("1")).is_empty());
     }
 
     #[test]
     fn v2_bad_mask_keeps_feature_alignment() {
-        let granted = v2_permissions(Some("o:a,o:b"), Some("x,y"), Some("zz,2"));
-        assert_eq!(granted, ["org:b:y"]);
+        assert_eq!(v2("o:a,o:b", "x,y", "zz,2"), ["org:b:y"]);
     }
 
     #[test]
-    fn parse_leading_int_matches_parse_int() {
-        assert_eq!(parse_leading_int("12abc"), Some(12));
-        assert_eq!(parse_leading_int("abc"), None);
-        assert_eq!(parse_leading_int(""), None);
-        assert_eq!(parse_leading_int("+7"), Some(7));
+    fn masks_must_be_plain_ascii_digits() {
+        for mask in [
+            "1invalid", "1.5", "+1", "-1", "", "0x1", "1e0", "\u{661}", "1 1",
+        ] {
+            assert!(v2("o:a", "x", mask).is_empty(), "{mask:?}");
+        }
+        assert_eq!(v2("o:a", "x", " 1 "), ["org:a:x"]);
+        assert_eq!(v2("o:a", "x", "0001"), ["org:a:x"]);
+    }
+
+    #[test]
+    fn masks_are_exact_beyond_64_bits() {
+        let names: Vec<String> = (0..130).map(|i| format!("p{i}")).collect();
+        // 2^129 + 2^64 + 1
+        let mask = "680564733841876926945195958937245974529";
+        let granted = v2("o:f", &names.join(","), mask);
+        assert_eq!(granted, ["org:f:p0", "org:f:p64", "org:f:p129"]);
+        // Bits beyond the names grant nothing: 2^2 with two names.
+        assert!(v2("o:f", "a,b", "4").is_empty());
+    }
+
+    #[test]
+    fn only_exact_org_scopes_count() {
+        assert_eq!(
+            org_features("o:a,ox:b,xo:c, ou:d ,uo:e,u:f,O:g,o :h,:i").unwrap(),
+            ["a", "d", "e"]
+        );
+        // The feature is everything after the first colon.
+        assert_eq!(org_features("o:a:b,o:").unwrap(), ["a:b", ""]);
+        assert_eq!(org_features("").unwrap(), Vec::<&str>::new());
+        assert!(org_features("o:a,b").is_none());
+        assert!(org_features("o:a,").is_none());
+    }
+
+    #[test]
+    fn js_trim_matches_javascript() {
+        assert_eq!(js_trim("\u{FEFF} 1\t"), "1");
+        assert_eq!(js_trim("\u{85}1"), "\u{85}1");
+        assert_eq!(js_trim("\u{3000}a\u{2028}"), "a");
     }
 }

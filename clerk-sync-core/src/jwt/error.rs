@@ -39,7 +39,8 @@ pub enum JwtError {
     /// `iat` is in the future by more than the leeway.
     #[error("token was issued in the future")]
     IssuedInFuture,
-    /// A required claim is absent (`exp`, `sub`, or `azp` when authorized parties are set).
+    /// A required claim is absent (`exp`, `sub`, or `azp` when authorized parties are set; an
+    /// empty `azp` counts as absent).
     #[error("token lacks the required `{0}` claim")]
     MissingClaim(&'static str),
     /// A claim has the wrong JSON type or shape.
@@ -51,6 +52,11 @@ pub enum JwtError {
     /// `iss` is absent or differs from the configured issuer.
     #[error("token issuer is not the expected one")]
     InvalidIssuer,
+    /// The token is validly signed by the instance but is not a session token: a JWT-template
+    /// token, a machine token, or a class this library does not know. Clerk signs all of them
+    /// with the same instance key, so only these markers tell them apart.
+    #[error("token is not a session token: {0}")]
+    TokenTypeMismatch(TokenClass),
     /// The session is `pending` and the verifier was told to reject pending sessions.
     #[error("session is pending")]
     PendingSession,
@@ -93,10 +99,41 @@ impl JwtError {
             JwtError::InvalidClaim(_) => "claim_invalid",
             JwtError::UnauthorizedParty => "unauthorized_party",
             JwtError::InvalidIssuer => "issuer_invalid",
+            JwtError::TokenTypeMismatch(_) => "token_type_mismatch",
             JwtError::PendingSession => "session_pending",
             JwtError::KeySourceUnavailable(_) => "keys_unavailable",
             JwtError::InvalidConfiguration(_) => "configuration_invalid",
         }
+    }
+}
+
+/// What a refused non-session token turned out to be ([`JwtError::TokenTypeMismatch`]).
+///
+/// Clerk marks the class of a JWT in the protected header's `cat` value, and machine tokens by
+/// a `sub` starting with `mch_`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenClass {
+    /// `cat` is `cl_B7d4PD222AAA`: a token minted from a JWT template. It has no session behind
+    /// it and outlives the revocation of the session that minted it.
+    JwtTemplate,
+    /// `cat` is `cl_B7d4PD333AAA`: a machine-to-machine token.
+    MachineToMachine,
+    /// `cat` is present but neither the session nor the "ignore" value (including `null` and
+    /// non-string values): a class this library does not know, so not a session.
+    UnknownCategory,
+    /// `sub` starts with `mch_`: the subject is a machine, not a user.
+    MachineSubject,
+}
+
+impl std::fmt::Display for TokenClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenClass::JwtTemplate => "JWT template token",
+            TokenClass::MachineToMachine => "machine-to-machine token",
+            TokenClass::UnknownCategory => "unknown token category",
+            TokenClass::MachineSubject => "machine subject",
+        })
     }
 }
 

@@ -2,7 +2,9 @@
 
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 
 use super::error::JwtError;
@@ -52,41 +54,25 @@ impl std::fmt::Debug for VerificationKey {
 }
 
 impl VerificationKey {
-    /// A PEM public key: SPKI (`BEGIN PUBLIC KEY`, what Clerk shows as `CLERK_JWT_KEY`) or
-    /// PKCS#1 (`BEGIN RSA PUBLIC KEY`). Escaped `\n` sequences, as found in single-line
-    /// environment variables, are accepted. A PEM carries no algorithm, so it is pinned to
-    /// RS256, the algorithm Clerk signs session tokens with.
-    pub(crate) fn from_pem(pem: &str) -> Result<Self, JwtError> {
-        let pem = pem.replace("\\n", "\n");
-        let mut body = String::with_capacity(pem.len());
-        let mut in_block = false;
-        let mut saw_end = false;
-        for line in pem.lines().map(str::trim) {
-            if line.starts_with("-----BEGIN ") {
-                if !(line == "-----BEGIN PUBLIC KEY-----"
-                    || line == "-----BEGIN RSA PUBLIC KEY-----")
-                {
-                    return Err(JwtError::InvalidConfiguration(
-                        "PEM is not an RSA public key",
-                    ));
-                }
-                in_block = true;
-            } else if line.starts_with("-----END ") {
-                saw_end = in_block;
-                break;
-            } else if in_block {
-                body.push_str(line);
+    /// The instance's public key as users paste it into `CLERK_JWT_KEY`, in any of these forms:
+    ///
+    /// - a PEM, SPKI (`BEGIN PUBLIC KEY`, what Clerk shows) or PKCS#1 (`BEGIN RSA PUBLIC KEY`),
+    ///   with LF or CRLF line ends;
+    /// - the same on one line, its lines joined by escaped `\n` (or `\r\n`) or by spaces;
+    /// - the bare base64 body, without the armour (as Clerk's SDK accepts it too).
+    ///
+    /// Text around the armour is ignored. A PEM carries no algorithm, so the key is pinned to
+    /// RS256, the algorithm Clerk signs session tokens with. Errors name the problem, never
+    /// the text.
+    pub(crate) fn from_pem(text: &str) -> Result<Self, JwtError> {
+        let der = key_der(text)?;
+        Self::from_der(Algorithm::Rs256, &der).map_err(|error| {
+            if looks_like_private_key(&der) {
+                PRIVATE_KEY
+            } else {
+                error
             }
-        }
-        if !saw_end {
-            return Err(JwtError::InvalidConfiguration(
-                "PEM has no public key block",
-            ));
-        }
-        let der = STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| JwtError::InvalidConfiguration("PEM body is not base64"))?;
-        Self::from_der(Algorithm::Rs256, &der)
+        })
     }
 
     fn from_der(alg: Algorithm, der: &[u8]) -> Result<Self, JwtError> {
@@ -124,6 +110,92 @@ impl VerificationKey {
     }
 }
 
+const PRIVATE_KEY: JwtError = JwtError::InvalidConfiguration(
+    "the key is a private key: give the instance's PEM public key instead",
+);
+
+const BEGIN: &str = "-----BEGIN ";
+const END: &str = "-----END ";
+const DASHES: &str = "-----";
+
+/// The DER bytes of a key in one of the forms [`VerificationKey::from_pem`] accepts.
+fn key_der(text: &str) -> Result<Vec<u8>, JwtError> {
+    // Single-line environment variables often hold the PEM with escaped line breaks; a
+    // backslash never occurs in PEM or base64 text, so this cannot damage a key.
+    let text = text.replace("\\r", "\n").replace("\\n", "\n");
+    let body = match text.find(BEGIN) {
+        Some(start) => armoured_body(&text[start + BEGIN.len()..])?,
+        None if text.contains(END) => {
+            return Err(JwtError::InvalidConfiguration("PEM has no BEGIN line"));
+        }
+        // Quotes a `.env` file or a shell left around the value are not part of the key.
+        None => text.trim().trim_matches(|c| c == '"' || c == '\''),
+    };
+    // PEM lines may have been joined with spaces, or split with CRLF.
+    let body: String = body.split_ascii_whitespace().collect();
+    if body.is_empty() {
+        return Err(JwtError::InvalidConfiguration("key is empty"));
+    }
+    LENIENT_STANDARD
+        .decode(body.as_bytes())
+        .or_else(|_| LENIENT_URL_SAFE.decode(body.as_bytes()))
+        .map_err(|_| JwtError::InvalidConfiguration("key is neither PEM nor base64"))
+}
+
+/// The text between the armour lines, given the text right after `-----BEGIN `. The armour
+/// need not sit on lines of its own: a PEM pasted on one line has it joined by spaces.
+fn armoured_body(after_begin: &str) -> Result<&str, JwtError> {
+    let (label, rest) = after_begin
+        .split_once(DASHES)
+        .ok_or(JwtError::InvalidConfiguration(
+            "PEM BEGIN line is incomplete",
+        ))?;
+    match label {
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
+        _ if label.contains("PRIVATE") => return Err(PRIVATE_KEY),
+        _ => {
+            return Err(JwtError::InvalidConfiguration(
+                "PEM is not an RSA public key",
+            ));
+        }
+    }
+    let (body, after_end) = rest
+        .split_once(END)
+        .ok_or(JwtError::InvalidConfiguration("PEM has no END line"))?;
+    if after_end
+        .strip_prefix(label)
+        .is_none_or(|tail| !tail.starts_with(DASHES))
+    {
+        return Err(JwtError::InvalidConfiguration(
+            "PEM END line does not match its BEGIN line",
+        ));
+    }
+    Ok(body)
+}
+
+/// Padding is often lost when a key is copied by hand; it carries no information.
+const LENIENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const LENIENT_STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const LENIENT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// `true` for DER that starts like a private key: a SEQUENCE whose first member is the
+/// small version INTEGER of PKCS#8 (0 or 1) or PKCS#1 `RSAPrivateKey` (0). Public keys start
+/// with an algorithm SEQUENCE (SPKI) or the modulus (PKCS#1), so they never match. Only used
+/// to make the error message say what went wrong.
+fn looks_like_private_key(der: &[u8]) -> bool {
+    let [0x30, first_len, rest @ ..] = der else {
+        return false;
+    };
+    // The SEQUENCE length: short form, or long form with 1..=4 length bytes.
+    let skip = match *first_len {
+        0..=0x7f => 0,
+        0x81..=0x84 => usize::from(first_len - 0x80),
+        _ => return false,
+    };
+    matches!(rest.get(skip..), Some([0x02, 0x01, 0x00 | 0x01, ..]))
+}
+
 /// The JWK fields needed to build an RSA verification key.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Jwk {
@@ -138,4 +210,33 @@ pub(crate) struct Jwk {
     pub(crate) n: Option<String>,
     #[serde(default)]
     pub(crate) e: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_key_sniffing() {
+        // PKCS#8 `PrivateKeyInfo` and PKCS#1 `RSAPrivateKey` both open with version 0.
+        assert!(looks_like_private_key(&[
+            0x30, 0x82, 0x04, 0xbe, 0x02, 0x01, 0x00, 0x30
+        ]));
+        assert!(looks_like_private_key(&[
+            0x30, 0x81, 0x90, 0x02, 0x01, 0x01
+        ]));
+        assert!(looks_like_private_key(&[0x30, 0x10, 0x02, 0x01, 0x00]));
+        // SPKI opens with the algorithm SEQUENCE, PKCS#1 public keys with the long modulus.
+        assert!(!looks_like_private_key(&[
+            0x30, 0x82, 0x01, 0x22, 0x30, 0x0d
+        ]));
+        assert!(!looks_like_private_key(&[
+            0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01
+        ]));
+        assert!(!looks_like_private_key(&[0x30]));
+        assert!(!looks_like_private_key(&[]));
+        assert!(!looks_like_private_key(&[
+            0x30, 0x85, 0, 0, 0, 0, 0, 0x02, 0x01, 0x00
+        ]));
+    }
 }

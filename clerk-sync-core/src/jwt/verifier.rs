@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::claims::SessionClaims;
+use super::class::check_category;
 use super::error::JwtError;
 use super::jwks::{JwksEndpoint, RefreshPolicy, RemoteKeys};
 use super::key::{Algorithm, VerificationKey};
@@ -138,8 +139,13 @@ impl JwtVerifier {
     }
 
     /// A networkless verifier from the instance's PEM public key (`CLERK_JWT_KEY`), SPKI or
-    /// PKCS#1; escaped `\n` sequences are accepted. The key is pinned to RS256, the algorithm
-    /// of Clerk session tokens; the token's `kid` is not needed.
+    /// PKCS#1, in the forms users paste: a PEM with LF or CRLF line ends, a PEM on one line
+    /// joined by escaped `\n` or by spaces, or the bare base64 body without the armour. The
+    /// key is pinned to RS256, the algorithm of Clerk session tokens; the token's `kid` is not
+    /// needed.
+    ///
+    /// A private key, or text that is no RSA public key, is
+    /// [`JwtError::InvalidConfiguration`]; the message never repeats the text.
     pub fn from_pem(pem: &str) -> Result<Self, JwtError> {
         Ok(Self::new(KeySource::Pem(Arc::new(
             VerificationKey::from_pem(pem)?,
@@ -181,8 +187,9 @@ impl JwtVerifier {
         self
     }
 
-    /// Accept only tokens whose `azp` is one of these origins; a token without `azp` is then
-    /// refused too. An empty list turns the check off.
+    /// Accept only tokens whose `azp` is one of these origins; a token with a missing or empty
+    /// `azp` is then refused too, even if `""` is in the list. An empty list turns the check
+    /// off.
     pub fn with_authorized_parties(
         self,
         parties: impl IntoIterator<Item = impl Into<String>>,
@@ -272,10 +279,15 @@ impl JwtVerifier {
     /// Verifies `token` and returns its claims.
     ///
     /// A token verified before and not yet past its `exp` is answered from the token cache
-    /// without any RSA work. Otherwise, in order: structure, header (`alg` RS256/384/512 and
-    /// equal to the key's, `typ` absent or `JWT`), key (by `kid`, fetching the key set at most
-    /// once per interval), signature, claim shapes (`exp` and a string `sub` required), `exp`,
-    /// `nbf`, `iat` with the leeway, `azp`, `iss`, and `sts` when pending sessions are refused.
+    /// without any RSA work. Otherwise, in order: structure, header (`alg` RS256/384/512, `typ`
+    /// absent or `JWT`, `cat` absent or the session or ignore category), key (by `kid`,
+    /// fetching the key set at most once per interval; its algorithm must equal `alg`),
+    /// signature, claim shapes (`exp` and a non-empty string `sub` required; a `mch_` subject
+    /// is a machine), `exp`, `nbf`, `iat` with the leeway, `azp`, `iss`, and `sts` when
+    /// pending sessions are refused.
+    ///
+    /// JWT-template and machine tokens, which the instance signs with the same key, fail with
+    /// [`JwtError::TokenTypeMismatch`].
     pub async fn verify(&self, token: &str) -> Result<SessionClaims, JwtError> {
         self.verify_shared(token)
             .await
@@ -313,6 +325,9 @@ impl JwtVerifier {
         if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
             return Err(JwtError::InvalidType);
         }
+        // Before the key: a JWT-template or machine token is refused whether or not its
+        // signature verifies, as Clerk refuses it before verifying.
+        check_category(header.cat.as_ref()).map_err(JwtError::TokenTypeMismatch)?;
         let key = match &self.keys {
             KeySource::Pem(key) => key.clone(),
             KeySource::Remote { keys, .. } => {
@@ -350,8 +365,9 @@ impl JwtVerifier {
             return Err(JwtError::IssuedInFuture);
         }
         if let Some(parties) = &config.authorized_parties {
-            match &claims.azp {
-                None => return Err(JwtError::MissingClaim("azp")),
+            match claims.azp.as_deref() {
+                // An empty `azp` is no party at all, even when `""` is configured as one.
+                None | Some("") => return Err(JwtError::MissingClaim("azp")),
                 Some(azp) if !parties.contains(azp) => return Err(JwtError::UnauthorizedParty),
                 Some(_) => {}
             }
@@ -418,6 +434,14 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
+    /// `Some(Value::Null)` for `"cat": null`: only an absent `cat` may skip the class check.
+    #[serde(default, deserialize_with = "present")]
+    cat: Option<Value>,
+}
+
+/// Deserializes a member that is present, whatever its value (`null` included), as `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 fn decode_json<T: for<'de> Deserialize<'de>>(

@@ -57,8 +57,21 @@ impl std::str::FromStr for OutboxOperation {
 }
 
 /// Profile fields of a local change. `None` means "not given": unchanged on update.
+///
+/// Not `#[non_exhaustive]`, so that it can be written as a literal with
+/// `..UserProfile::default()`, which also keeps such code compiling when fields are added:
+///
+/// ```
+/// use clerk_sync_core::store::UserProfile;
+///
+/// let profile = UserProfile {
+///     email: Some("ada@example.com".to_owned()),
+///     first_name: Some("Ada".to_owned()),
+///     ..UserProfile::default()
+/// };
+/// # let _ = profile;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct UserProfile {
     /// Primary email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,13 +4,13 @@ use time::OffsetDateTime;
 
 use super::{SyncEngine, SyncError};
 use crate::store::{
-    EnqueuedChange, LocalChange, OutboxStore, StoreError, UserProfile, whole_micros,
+    EnqueuedChange, LocalChange, OutboxStore, StoreError, UserProfile, UserStore, whole_micros,
 };
 
 /// The schema's limit for `email` (`varchar(320)`), also the longest address RFC 5321 allows.
 const EMAIL_MAX: usize = 320;
 
-impl<S: OutboxStore + ?Sized> SyncEngine<S> {
+impl<S: UserStore + OutboxStore + ?Sized> SyncEngine<S> {
     /// Insert a local user (no Clerk id yet) and queue its creation in Clerk.
     ///
     /// The row is `pending` until the outbox worker reports Clerk's answer. The email is
@@ -59,7 +59,9 @@ impl<S: OutboxStore + ?Sized> SyncEngine<S> {
     ///
     /// # Errors
     ///
-    /// [`SyncError::InvalidInput`] when no field is given or one is malformed;
+    /// [`SyncError::InvalidInput`] when no field is given or one is malformed, or for a new
+    /// email on a user who exists in Clerk (Clerk verifies a new address with its owner, so
+    /// the change is made there);
     /// [`SyncError::UserNotFound`] when the row does not exist or is deleted;
     /// [`SyncError::Store`].
     pub async fn update_local_user(
@@ -71,6 +73,18 @@ impl<S: OutboxStore + ?Sized> SyncEngine<S> {
         if profile == UserProfile::default() {
             return Err(SyncError::InvalidInput {
                 reason: "an update needs at least one field",
+            });
+        }
+        if let Some(email) = &profile.email
+            && let Some(row) = self.store().get_user_by_id(id).await?
+            && row.clerk_id.is_some()
+            && row.email.as_deref() != Some(email.as_str())
+        {
+            // Clerk sends a verification to a new address and makes it primary only once its
+            // owner confirms; a push from here would bypass that.
+            return Err(SyncError::InvalidInput {
+                reason: "the email of a user who exists in Clerk is changed in Clerk, \
+                         which verifies the new address with its owner",
             });
         }
         self.enqueue(LocalChange::Update {

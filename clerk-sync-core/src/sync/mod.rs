@@ -16,7 +16,12 @@
 //! Local changes ([`SyncEngine::create_local_user`], [`SyncEngine::invite_user`],
 //! [`SyncEngine::update_local_user`], [`SyncEngine::delete_local_user`]) write the row as
 //! `pending` and queue an outbox entry atomically, for the worker that pushes them to Clerk
-//! (planned).
+//! ([`SyncEngine::run_outbound`]).
+//!
+//! With a Backend API client ([`SyncEngine::with_clerk_api`], feature `clerk-api`), the
+//! recovery paths run too: [`SyncEngine::user_or_fetch`] fetches a user missing locally,
+//! [`SyncEngine::reconcile`] repairs the whole table against Clerk's list, and
+//! [`SyncEngine::backfill`] walks it without deleting (see `docs/recovery.md`).
 
 mod engine;
 mod error;
@@ -25,6 +30,8 @@ mod inbound;
 mod local;
 mod metrics;
 #[cfg(feature = "clerk-api")]
+mod outbound;
+#[cfg(feature = "clerk-api")]
 mod reconcile;
 #[cfg(feature = "clerk-api")]
 mod recovery;
@@ -32,6 +39,8 @@ mod recovery;
 pub use engine::{DEFAULT_LEDGER_RETENTION, SyncEngine};
 pub use error::SyncError;
 pub use hooks::{HookContext, HookError, SyncHooks};
+#[cfg(feature = "clerk-api")]
+pub use outbound::{OutboundConfig, OutboundTick};
 #[cfg(feature = "clerk-api")]
 pub use reconcile::{
     BACKFILL_LEASE, BackfillOptions, DEFAULT_DISCREPANCY_WARNING, DeletionGuard, Phase, Progress,

@@ -796,6 +796,7 @@ pub(super) struct JobSettings {
     pub(super) instance: Arc<str>,
     pub(super) deletion_guard: DeletionGuard,
     pub(super) discrepancy_warning: u64,
+    pub(super) outbound: super::outbound::OutboundConfig,
 }
 
 impl Default for JobSettings {
@@ -805,6 +806,7 @@ impl Default for JobSettings {
             instance: format!("pid{}-{}", std::process::id(), &token[..8]).into(),
             deletion_guard: DeletionGuard::default(),
             discrepancy_warning: DEFAULT_DISCREPANCY_WARNING,
+            outbound: super::outbound::OutboundConfig::default(),
         }
     }
 }

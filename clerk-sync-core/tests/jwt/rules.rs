@@ -1,5 +1,5 @@
-//! Every rule of issue 3 that does not need a key server: algorithms, header, claims, leeway,
-//! parties, issuer, session status, organization claims.
+//! Every rule of issues 3 and 14 that does not need a key server: algorithms, header, claims,
+//! leeway, parties, issuer, session status, organization claims.
 
 use std::time::Duration;
 
@@ -333,6 +333,29 @@ async fn missing_azp_is_refused_when_parties_are_configured() {
         refused(&verifier, &token).await,
         JwtError::MissingClaim("azp")
     ));
+}
+
+#[tokio::test]
+async fn empty_azp_is_refused_when_parties_are_configured() {
+    let mut c = claims();
+    c["azp"] = json!("");
+    let token = key_a().token(None, &c);
+    pem_verifier()
+        .verify(&token)
+        .await
+        .expect("no parties configured: azp optional");
+    // Even a party list that happens to hold "" (say, from splitting an empty variable).
+    for parties in [
+        vec!["https://app.example.com"],
+        vec!["", "https://app.example.com"],
+    ] {
+        let verifier = pem_verifier().with_authorized_parties(parties.clone());
+        let error = refused(&verifier, &token).await;
+        assert!(
+            matches!(error, JwtError::MissingClaim("azp")),
+            "{parties:?}: {error:?}"
+        );
+    }
 }
 
 #[tokio::test]

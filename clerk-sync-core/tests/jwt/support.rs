@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::Engine as _;
@@ -24,14 +24,31 @@ impl TestKey {
     fn generate() -> Self {
         let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("generate RSA key");
         let der = pair.public_key().as_der().expect("public key DER");
-        let b64 = STANDARD.encode(der.as_ref());
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).unwrap());
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
+        let pem = armour("PUBLIC KEY", der.as_ref());
         TestKey { pair, pem }
+    }
+
+    /// The base64 body of the SPKI PEM, on one line, without the armour.
+    pub(crate) fn spki_base64(&self) -> String {
+        self.pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect()
+    }
+
+    /// The public key as a PKCS#1 `RSA PUBLIC KEY` PEM (`SEQUENCE { n, e }`).
+    pub(crate) fn pkcs1_pem(&self) -> String {
+        let c = PublicKeyComponents::<Vec<u8>>::from(self.pair.public_key());
+        let mut integers = der_integer(&c.n);
+        integers.extend(der_integer(&c.e));
+        let der = der_tlv(0x30, &integers);
+        armour("RSA PUBLIC KEY", &der)
+    }
+
+    /// The private key, PKCS#8 DER: what must never be accepted as `CLERK_JWT_KEY`.
+    pub(crate) fn private_pkcs8_der(&self) -> Vec<u8> {
+        let der: Pkcs8V1Der<'static> = self.pair.as_der().expect("PKCS#8 DER");
+        der.as_ref().to_vec()
     }
 
     /// The public key as a JWK with this `kid` and `alg`.
@@ -69,6 +86,47 @@ impl TestKey {
         }
         self.sign(&header, claims)
     }
+}
+
+/// A PEM block with 64-character lines and LF line ends.
+pub(crate) fn armour(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A DER INTEGER for an unsigned big-endian magnitude.
+fn der_integer(magnitude: &[u8]) -> Vec<u8> {
+    let trimmed: Vec<u8> = magnitude.iter().copied().skip_while(|&b| b == 0).collect();
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend(trimmed);
+    der_tlv(0x02, &content)
 }
 
 pub(crate) fn signing_input(header: &Value, claims: &Value) -> String {
