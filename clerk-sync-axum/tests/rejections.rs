@@ -660,6 +660,22 @@ async fn a_webhook_over_the_limit_is_413_with_core_json_announced_or_streamed() 
 }
 
 #[tokio::test]
+async fn an_endless_webhook_body_is_cut_at_the_limit() {
+    let app = TestApp::start_with(|http| http.with_webhook_body_limit(64 * 1024)).await;
+    // A client that never stops sending: the read must stop at the limit, not at the end.
+    // Each chunk yields to the runtime first, so that the timeout below can fire.
+    let endless = futures_util::stream::unfold((), |()| async {
+        tokio::task::yield_now().await;
+        Some((Ok::<_, std::io::Error>(vec![b'a'; 4096]), ()))
+    });
+    let request = webhook_request(&[], Body::from_stream(endless));
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), app.send(request))
+        .await
+        .expect("answered without reading the whole (endless) body");
+    assert_eq!(reply.error(), (413, "payload_too_large".to_owned()));
+}
+
+#[tokio::test]
 async fn a_body_stream_that_fails_is_400() {
     let app = TestApp::start().await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
