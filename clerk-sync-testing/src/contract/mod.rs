@@ -37,8 +37,8 @@
 //! clerk_sync_testing::http_contract_tests!(setup);
 //! ```
 //!
-//! Attributes before the setup expression go on every generated test, e.g.
-//! `http_contract_tests!(#[ignore = "needs PostgreSQL"] setup)`.
+//! Attributes after the setup expression go on every generated test, e.g.
+//! `http_contract_tests!(setup, #[ignore = "needs PostgreSQL"])`.
 
 use std::any::Any;
 use std::future::Future;
@@ -242,7 +242,7 @@ where
 /// server.
 ///
 /// The calling crate needs `tokio` (features `macros`, `rt-multi-thread`) as a
-/// dev-dependency. Attributes written before the setup expression are put on every test:
+/// dev-dependency. Attributes written after the setup expression are put on every test:
 ///
 /// ```ignore
 /// mod memory {
@@ -250,14 +250,14 @@ where
 /// }
 /// mod postgres {
 ///     clerk_sync_testing::http_contract_tests!(
+///         super::setup_postgres,
 ///         #[cfg_attr(not(has_postgres), ignore = "set DATABASE_URL")]
-///         super::setup_postgres
 ///     );
 /// }
 /// ```
 #[macro_export]
 macro_rules! http_contract_tests {
-    ($(#[$attr:meta])* $setup:expr $(,)?) => {
+    ($setup:expr $(, #[$attr:meta])* $(,)?) => {
         $crate::http_contract_tests!(@checks [$(#[$attr])*] $setup;
             webhook_applied_then_duplicate,
             webhook_stale_is_200,
