@@ -722,6 +722,35 @@ async fn every_response_carries_x_request_id_and_keeps_the_callers() {
         .await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.header("x-request-id"), Some("req-42"));
+
+    // An id that would forge or flood log lines is replaced, never echoed.
+    for unusable in [
+        "line\tbreak".to_owned(),
+        "quote\"d".to_owned(),
+        "a".repeat(129),
+        "spa ce".to_owned(),
+    ] {
+        let request = get_req("/health")
+            .header("x-request-id", unusable.as_str())
+            .body(Body::empty())
+            .unwrap();
+        let reply = app.send(request).await;
+        let id = reply.header("x-request-id").expect("an id");
+        assert_eq!(
+            id.len(),
+            36,
+            "{unusable:?} was replaced by a UUID, got {id:?}"
+        );
+    }
+    let longest = "a".repeat(128);
+    let request = get_req("/health")
+        .header("x-request-id", longest.as_str())
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.send(request).await.header("x-request-id"),
+        Some(longest.as_str())
+    );
 }
 
 #[tokio::test]
