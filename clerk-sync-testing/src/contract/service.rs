@@ -129,8 +129,8 @@ pub async fn unknown_route_is_404_json(ctx: &ContractContext) {
         .expect_error(405, "method_not_allowed");
 }
 
-/// Every response carries `X-Request-ID`: the caller's own when it sent one, otherwise a new
-/// one per request.
+/// Every response carries `X-Request-ID`: the caller's own when it sent a short plain one
+/// (up to 128 letters, digits and `-_.:`), otherwise a new one per request.
 pub async fn request_id_is_kept_or_generated(ctx: &ContractContext) {
     let a = ctx.call(Method::GET, "/health").send().await;
     let b = ctx.call(Method::GET, "/health").send().await;
@@ -154,6 +154,20 @@ pub async fn request_id_is_kept_or_generated(ctx: &ContractContext) {
             reply.header("x-request-id"),
             Some("contract-req-7"),
             "contract: {path} keeps the caller's X-Request-ID"
+        );
+    }
+    // Echoed and logged: an id that could forge or flood a log line is replaced.
+    let flood = "r".repeat(200);
+    for unusable in [flood.as_str(), "two words", "quo\"te"] {
+        let reply = ctx
+            .call(Method::GET, "/health")
+            .header("x-request-id", unusable)
+            .send()
+            .await;
+        assert_ne!(
+            reply.header("x-request-id"),
+            Some(unusable),
+            "contract: an unusable X-Request-ID is replaced, never echoed"
         );
     }
 }
