@@ -159,10 +159,22 @@ where
 /// clerk_sync_core::store_conformance_tests!(|| async { MyStore::new() });
 /// # fn main() {}
 /// ```
+///
+/// Attributes after the factory go on every generated test, e.g. to show the whole suite as
+/// ignored when its database is not configured:
+///
+/// ```
+/// # use clerk_sync_core::memory::MemoryStore as MyStore;
+/// clerk_sync_core::store_conformance_tests!(
+///     || async { MyStore::new() },
+///     #[cfg_attr(not(my_database), ignore = "set MY_DATABASE_URL")]
+/// );
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
-    ($factory:expr $(,)?) => {
-        $crate::store_conformance_tests!(@cases $factory;
+    ($factory:expr $(, #[$attr:meta])* $(,)?) => {
+        $crate::store_conformance_tests!(@cases [$(#[$attr])*] $factory;
             user_round_trip,
             version_guard,
             inbound_upsert_sync_status,
@@ -204,13 +216,17 @@ macro_rules! store_conformance_tests {
             webhook_hooks_rerun_until_processed,
         );
     };
-    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+    (@cases $attrs:tt $factory:expr; $($case:ident),* $(,)?) => {
         $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                $crate::conformance::$case($factory).await;
-            }
+            $crate::store_conformance_tests!(@one $attrs $factory; $case);
         )*
+    };
+    (@one [$(#[$attr:meta])*] $factory:expr; $case:ident) => {
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $case() {
+            $crate::conformance::$case($factory).await;
+        }
     };
 }
 
@@ -230,8 +246,8 @@ macro_rules! store_conformance_tests {
 /// [`LedgerStore`]: crate::store::LedgerStore
 #[macro_export]
 macro_rules! inbound_conformance_tests {
-    ($factory:expr $(,)?) => {
-        $crate::store_conformance_tests!(@cases $factory;
+    ($factory:expr $(, #[$attr:meta])* $(,)?) => {
+        $crate::store_conformance_tests!(@cases [$(#[$attr])*] $factory;
             user_round_trip,
             version_guard,
             tombstones_are_terminal,

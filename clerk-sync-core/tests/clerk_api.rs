@@ -234,9 +234,11 @@ async fn a_walk_resumes_from_a_saved_cursor() {
     ));
 }
 
-/// A small budget (20 per second) across 60 concurrent calls from clones: no sliding second
-/// at the server ever sees more than 20. The server-side window is cut 50 ms short of a
-/// second because arrival times jitter against the client's admission times.
+/// A small budget (20 per second) across 60 concurrent calls from clones: no sliding window
+/// at the server sees more than 20. The server measures arrival times, which lag the
+/// client's admission times by a variable delay on a busy machine, so it checks windows of
+/// 800 ms; without the limiter all 60 arrive within a few milliseconds. (The exact sliding
+/// behaviour is unit-tested on the limiter with a paused clock.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_budget_holds_in_every_sliding_window_across_clones() {
     let (fake, api) = started().await;
@@ -255,7 +257,7 @@ async fn the_budget_holds_in_every_sliding_window_across_clones() {
     }
     let log = fake.requests();
     assert_eq!(log.len(), 60);
-    let worst = max_in_window(&log, Duration::from_millis(950));
+    let worst = max_in_window(&log, Duration::from_millis(800));
     assert!(worst <= 20, "{worst} requests within one window");
     // 60 requests at 20 per second need at least two full windows after the first burst.
     assert!(started.elapsed() >= Duration::from_millis(1_900));
@@ -490,7 +492,7 @@ async fn timeouts_retry_reads_and_flag_creates() {
     let api = api
         .with_request_timeout(Duration::from_millis(150))
         .with_retry_policy(fast_retries().max_attempts(2));
-    fake.fail_always(Route::any(), Fault::Latency(Duration::from_millis(600)));
+    fake.fail_always(Route::any(), Fault::Latency(Duration::from_secs(2)));
 
     let started = Instant::now();
     let error = api.get_user(&ada.id).await.unwrap_err();
@@ -507,7 +509,7 @@ async fn timeouts_retry_reads_and_flag_creates() {
     );
     assert!(error.is_retryable());
     assert!(
-        started.elapsed() < Duration::from_millis(600),
+        started.elapsed() < Duration::from_millis(1_500),
         "timed out, not waited"
     );
     assert_eq!(fake.requests_to("GET", "/v1/users/{id}").len(), 2);

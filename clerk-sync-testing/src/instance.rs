@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::error::{FakeClerkError, is_valid_email};
 use crate::ids::{IdGenerator, MutationClock};
 use crate::invitations::InvitationRecord;
-use crate::users::{EmailRecord, UserRecord, UserStore, deep_merge};
+use crate::users::{EmailRecord, Metadata, UserRecord, UserStore};
 use crate::webhooks::{SignedWebhook, WebhookSigner};
 
 /// A user to create.
@@ -113,16 +113,16 @@ impl Instance {
         let id: Arc<str> = Arc::from(self.ids.id("user"));
         let user = UserRecord {
             id: id.clone(),
-            primary_email_id: emails.first().map(|e| e.id.clone()),
+            primary_email: (!emails.is_empty()).then_some(0),
             emails,
             first_name: new.first_name.map(Into::into),
             last_name: new.last_name.map(Into::into),
             username: new.username.map(Into::into),
             external_id: new.external_id.map(Into::into),
             locale: new.locale.map(Into::into),
-            public_metadata: new.public_metadata,
-            private_metadata: new.private_metadata,
-            unsafe_metadata: new.unsafe_metadata,
+            public_metadata: Metadata::from_map(new.public_metadata),
+            private_metadata: Metadata::from_map(new.private_metadata),
+            unsafe_metadata: Metadata::from_map(new.unsafe_metadata),
             password_enabled: new.password_enabled,
             created_at: now,
             updated_at: now,
@@ -134,6 +134,7 @@ impl Instance {
     /// `n` users with generated addresses (`seed<k>@fake-clerk.test`), no names; returns
     /// their ids in creation order.
     pub(crate) fn seed_many(&mut self, n: usize) -> Vec<String> {
+        self.users.reserve(n);
         let mut ids = Vec::with_capacity(n);
         while ids.len() < n {
             self.seed_counter += 1;
@@ -194,28 +195,30 @@ impl Instance {
             set(&mut user.external_id, change.external_id);
             set(&mut user.locale, change.locale);
             if let Some(primary) = change.primary_email_address_id {
-                user.primary_email_id = Some(primary.into());
+                let index = user.emails.iter().position(|e| *e.id == *primary);
+                user.primary_email = index.and_then(|i| u32::try_from(i).ok());
             }
             if let Some(address) = change.new_primary_email {
-                let old = user.primary_email_id.take();
-                user.emails.retain(|e| Some(&e.id) != old.as_ref());
+                if let Some(old) = user.primary_email.take() {
+                    user.emails.remove(old as usize);
+                }
                 user.emails.push(EmailRecord {
-                    id: new_email_id.clone(),
+                    id: new_email_id,
                     address: address.to_ascii_lowercase().into(),
                     verified: true,
                     created_at: now,
                     updated_at: now,
                 });
-                user.primary_email_id = Some(new_email_id);
+                user.primary_email = u32::try_from(user.emails.len() - 1).ok();
             }
             if change.password_set {
                 user.password_enabled = true;
             }
             if let Some(metadata) = change.public_metadata {
-                user.public_metadata = metadata;
+                user.public_metadata = Metadata::from_map(metadata);
             }
             if let Some(metadata) = change.private_metadata {
-                user.private_metadata = metadata;
+                user.private_metadata = Metadata::from_map(metadata);
             }
             user.updated_at = now;
         })?;
@@ -239,7 +242,7 @@ impl Instance {
                 (&mut user.unsafe_metadata, patch.unsafe_metadata),
             ] {
                 if let Some(part) = part {
-                    deep_merge(target, part);
+                    target.merge(part);
                 }
             }
             user.updated_at = now;

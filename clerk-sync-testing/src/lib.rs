@@ -96,6 +96,11 @@ pub use error::FakeClerkError;
 pub use faults::{Fault, Route};
 pub use log::{RecordedRequest, max_in_window};
 pub use seed::{FakeUser, SeedUser, UserChange};
-pub use server::{FakeClerk, FakeClerkBuilder};
+pub use server::{API_VERSION, FakeClerk, FakeClerkBuilder};
 pub use tokens::{SESSION_TOKEN_CLASS, SessionOrg, SessionTokenOptions, TokenVersion};
 pub use webhooks::SignedWebhook;
+
+/// The guide `docs/testing.md`, compiled and run as doctests so its examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/testing.md")]
+pub struct TestingGuide;

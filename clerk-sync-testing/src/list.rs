@@ -1,11 +1,9 @@
 //! `GET /v1/users` and `GET /v1/users/count`: parameters checked as Clerk documents them,
 //! then filtering, ordering and paging over the user table.
 
-use std::cmp::Ordering;
-use std::sync::Arc;
-
 use crate::clerk_error::ClerkError;
 use crate::users::{UserRecord, UserStore};
+use std::cmp::Ordering;
 
 /// Each array filter takes at most this many values.
 const MAX_FILTER_VALUES: usize = 100;
@@ -245,7 +243,7 @@ impl ListParams {
     pub(crate) fn page<'a>(&self, store: &'a UserStore) -> Result<Vec<&'a UserRecord>, ClerkError> {
         if self.field == OrderField::CreatedAt {
             // The table is kept in (created_at, id) order: walk it from the cursor.
-            let position: Option<(i64, Arc<str>)> = match &self.starting_after {
+            let position = match &self.starting_after {
                 None => None,
                 Some(id) => Some(store.position_of(id).ok_or_else(|| {
                     ClerkError::value_invalid(
@@ -255,7 +253,7 @@ impl ListParams {
                 })?),
             };
             return Ok(store
-                .iter_from(position.as_ref(), self.ascending)
+                .iter_from(position, self.ascending)
                 .filter(|u| self.admits(u))
                 .skip(self.offset)
                 .take(self.limit)

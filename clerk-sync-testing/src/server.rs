@@ -28,6 +28,9 @@ use crate::seed::{FakeUser, SeedUser, UserChange};
 use crate::tokens::{SessionTokenOptions, TokenKey};
 use crate::webhooks::{SignedWebhook, WebhookSigner};
 
+/// The Backend API version whose shapes FakeClerk serves.
+pub const API_VERSION: &str = "2026-05-12";
+
 /// Request bodies larger than this are refused with 413 (Clerk's bodies are small).
 const MAX_BODY_BYTES: usize = 8 << 20;
 
@@ -216,6 +219,15 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/jwks", get(handlers::jwks))
         .route("/.well-known/jwks.json", get(handlers::jwks))
         .fallback(|| async { ClerkError::not_found("Resource not found").into_response() })
+        .method_not_allowed_fallback(|| async {
+            ClerkError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "fake_clerk_unsupported",
+                "method not served by FakeClerk",
+                "FakeClerk does not serve this method on this path.",
+            )
+            .into_response()
+        })
         .layer(middleware::from_fn_with_state(shared.clone(), pipeline))
         .with_state(shared)
 }
@@ -255,6 +267,7 @@ async fn pipeline(
         .and_then(|a| a.strip_prefix("Bearer "))
         .is_some_and(|key| key == fake.secret_key);
     let query = request.uri().query().map(str::to_owned);
+    let api_version_refused = api_version.as_deref().is_some_and(|v| v != API_VERSION);
 
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -320,10 +333,19 @@ async fn pipeline(
     }
 
     let public = template == "/.well-known/jwks.json";
-    let response = if public || authorized {
-        next.run(request).await
-    } else {
+    let response = if !public && !authorized {
         ClerkError::unauthorized(authorization.is_none()).into_response()
+    } else if api_version_refused {
+        // Clerk answers in the shapes of the version asked for; FakeClerk knows one.
+        ClerkError::new(
+            StatusCode::BAD_REQUEST,
+            "fake_clerk_unsupported",
+            "API version not served by FakeClerk",
+            format!("FakeClerk serves Clerk-API-Version {API_VERSION} only."),
+        )
+        .into_response()
+    } else {
+        next.run(request).await
     };
 
     match fault {
@@ -592,16 +614,28 @@ impl FakeClerk {
     }
 
     /// The JSON Web Key Set (one RS256 key, `kid` = the instance id).
+    ///
+    /// # Panics
+    ///
+    /// Only if aws-lc-rs cannot generate an RSA key (the key is made on first use).
     pub fn jwks(&self) -> Value {
         self.shared.jwks()
     }
 
     /// The public key as SPKI PEM: the value for `CLERK_JWT_KEY`.
+    ///
+    /// # Panics
+    ///
+    /// As [`jwks`](Self::jwks).
     pub fn jwt_public_key_pem(&self) -> String {
         self.shared.key().pem().to_owned()
     }
 
     /// A session token signed with the instance's key.
+    ///
+    /// # Panics
+    ///
+    /// As [`jwks`](Self::jwks).
     pub fn session_token(&self, options: SessionTokenOptions) -> String {
         let claims = options.claims(&self.base_url, || self.shared.instance().ids.id("sess"));
         self.shared

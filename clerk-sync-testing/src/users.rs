@@ -4,10 +4,11 @@
 //! Records hold only what differs between users (ids, addresses, names, metadata, times):
 //! the reconcile benchmarks seed hundreds of thousands of them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 
 use crate::error::FakeClerkError;
@@ -23,20 +24,52 @@ pub(crate) struct EmailRecord {
     pub(crate) updated_at: i64,
 }
 
+/// Metadata, boxed and absent when empty: most users have none, and three empty maps inline
+/// would cost 72 bytes per user.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Metadata(Option<Box<Map<String, Value>>>);
+
+impl Metadata {
+    pub(crate) fn from_map(map: Map<String, Value>) -> Self {
+        Self((!map.is_empty()).then(|| Box::new(map)))
+    }
+
+    /// Clerk's deep merge (see [`deep_merge`]).
+    pub(crate) fn merge(&mut self, patch: Map<String, Value>) {
+        let mut map = self.0.take().map(|b| *b).unwrap_or_default();
+        deep_merge(&mut map, patch);
+        *self = Self::from_map(map);
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Object(self.0.as_deref().cloned().unwrap_or_default())
+    }
+}
+
+impl Serialize for Metadata {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(map) => map.serialize(serializer),
+            None => serializer.serialize_map(Some(0))?.end(),
+        }
+    }
+}
+
 /// One user.
 #[derive(Debug, Clone)]
 pub(crate) struct UserRecord {
     pub(crate) id: Arc<str>,
     pub(crate) emails: Vec<EmailRecord>,
-    pub(crate) primary_email_id: Option<Box<str>>,
+    /// Index into `emails`.
+    pub(crate) primary_email: Option<u32>,
     pub(crate) first_name: Option<Box<str>>,
     pub(crate) last_name: Option<Box<str>>,
     pub(crate) username: Option<Box<str>>,
     pub(crate) external_id: Option<Box<str>>,
     pub(crate) locale: Option<Box<str>>,
-    pub(crate) public_metadata: Map<String, Value>,
-    pub(crate) private_metadata: Map<String, Value>,
-    pub(crate) unsafe_metadata: Map<String, Value>,
+    pub(crate) public_metadata: Metadata,
+    pub(crate) private_metadata: Metadata,
+    pub(crate) unsafe_metadata: Metadata,
     pub(crate) password_enabled: bool,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
@@ -44,8 +77,7 @@ pub(crate) struct UserRecord {
 
 impl UserRecord {
     pub(crate) fn primary_email(&self) -> Option<&EmailRecord> {
-        let id = self.primary_email_id.as_deref()?;
-        self.emails.iter().find(|e| &*e.id == id)
+        self.emails.get(self.primary_email? as usize)
     }
 
     /// The user object exactly as Clerk's Backend API renders it (2026-05-12).
@@ -58,76 +90,81 @@ impl UserRecord {
     }
 }
 
-/// The uniqueness indexes and the creation-ordered user table.
+/// A slot in the user table.
+type Slot = u32;
+
+/// The user table, its creation order, and the uniqueness indexes.
+///
+/// Records live in a slab (`slots`) and everything else refers to them by slot number: the
+/// order index and the identifier indexes then cost a few bytes per user instead of a copy
+/// of its key.
 #[derive(Default)]
 pub(crate) struct UserStore {
-    /// Every live user, in `(created_at, id)` order: the order cursor paging walks.
-    by_created: BTreeMap<(i64, Arc<str>), UserRecord>,
-    /// `created_at` of every live user, to find it in `by_created`.
-    created_of: HashMap<Arc<str>, i64>,
-    /// `created_at` of deleted users: Clerk never reuses an id, and a cursor naming a user
-    /// deleted since the previous page still marks a position.
-    deleted: HashMap<Arc<str>, i64>,
-    emails: HashMap<Box<str>, Arc<str>>,
-    usernames: HashMap<Box<str>, Arc<str>>,
-    external_ids: HashMap<Box<str>, Arc<str>>,
+    /// `None` once deleted; slots are never reused.
+    slots: Vec<Option<UserRecord>>,
+    /// Live users in `(created_at, slot)` order: the order cursor paging walks.
+    order: BTreeSet<(i64, Slot)>,
+    /// Every id ever created, live or deleted: Clerk never reuses an id, and a cursor
+    /// naming a user deleted since the previous page still marks a position.
+    ids: HashMap<Arc<str>, (i64, Slot)>,
+    emails: HashMap<Box<str>, Slot>,
+    usernames: HashMap<Box<str>, Slot>,
+    external_ids: HashMap<Box<str>, Slot>,
 }
 
 impl UserStore {
     pub(crate) fn len(&self) -> usize {
-        self.by_created.len()
+        self.order.len()
+    }
+
+    /// Makes room for `additional` users (bulk seeding).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        self.ids.reserve(additional);
+        self.emails.reserve(additional);
+    }
+
+    fn slot(&self, slot: Slot) -> Option<&UserRecord> {
+        self.slots.get(slot as usize)?.as_ref()
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<&UserRecord> {
-        let created_at = *self.created_of.get(id)?;
-        self.by_created.get(&(created_at, Arc::from(id)))
+        let (_, slot) = self.ids.get(id)?;
+        self.slot(*slot)
     }
 
     /// The position of a user id, live or deleted, in creation order.
-    pub(crate) fn position_of(&self, id: &str) -> Option<(i64, Arc<str>)> {
-        let (key, created_at) = self
-            .created_of
-            .get_key_value(id)
-            .or_else(|| self.deleted.get_key_value(id))?;
-        Some((*created_at, key.clone()))
+    pub(crate) fn position_of(&self, id: &str) -> Option<(i64, Slot)> {
+        self.ids.get(id).copied()
     }
 
     /// Every live user in creation order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &UserRecord> {
-        self.by_created.values()
+        self.order.iter().filter_map(|(_, slot)| self.slot(*slot))
     }
 
     /// Users strictly after (`ascending`) or before `position`, in that direction.
     pub(crate) fn iter_from(
         &self,
-        position: Option<&(i64, Arc<str>)>,
+        position: Option<(i64, Slot)>,
         ascending: bool,
     ) -> Box<dyn Iterator<Item = &UserRecord> + '_> {
         use std::ops::Bound::{Excluded, Unbounded};
-        match (position, ascending) {
-            (None, true) => Box::new(self.by_created.values()),
-            (None, false) => Box::new(self.by_created.values().rev()),
-            (Some(p), true) => Box::new(
-                self.by_created
-                    .range((Excluded(p.clone()), Unbounded))
-                    .map(|(_, u)| u),
-            ),
-            (Some(p), false) => Box::new(
-                self.by_created
-                    .range((Unbounded, Excluded(p.clone())))
-                    .rev()
-                    .map(|(_, u)| u),
-            ),
-        }
+        let keys: Box<dyn Iterator<Item = &(i64, Slot)>> = match (position, ascending) {
+            (None, true) => Box::new(self.order.iter()),
+            (None, false) => Box::new(self.order.iter().rev()),
+            (Some(p), true) => Box::new(self.order.range((Excluded(p), Unbounded))),
+            (Some(p), false) => Box::new(self.order.range((Unbounded, Excluded(p))).rev()),
+        };
+        Box::new(keys.filter_map(|(_, slot)| self.slot(*slot)))
     }
 
     pub(crate) fn email_owner(&self, address: &str) -> Option<&str> {
-        self.emails
-            .get(address.to_ascii_lowercase().as_str())
-            .map(|id| &**id)
+        let slot = self.emails.get(address.to_ascii_lowercase().as_str())?;
+        self.slot(*slot).map(|u| &*u.id)
     }
 
-    /// Checks that a new user's identifiers are free.
+    /// Checks that identifiers are free (or held by the user `except`).
     pub(crate) fn check_free(
         &self,
         emails: &[String],
@@ -135,8 +172,10 @@ impl UserStore {
         external_id: Option<&str>,
         except: Option<&str>,
     ) -> Result<(), FakeClerkError> {
-        let taken_by_other =
-            |owner: Option<&Arc<str>>| owner.is_some_and(|owner| Some(&**owner) != except);
+        let except = except
+            .and_then(|id| self.ids.get(id))
+            .map(|(_, slot)| *slot);
+        let taken_by_other = |owner: Option<&Slot>| owner.is_some_and(|o| Some(*o) != except);
         for (i, email) in emails.iter().enumerate() {
             let lower = email.to_ascii_lowercase();
             let repeated = emails[..i].iter().any(|e| e.eq_ignore_ascii_case(email));
@@ -164,27 +203,22 @@ impl UserStore {
 
     /// Adds a user whose identifiers were checked free.
     pub(crate) fn insert(&mut self, user: UserRecord) {
-        let id = user.id.clone();
-        for email in &user.emails {
-            self.emails.insert(email.address.clone(), id.clone());
-        }
-        if let Some(username) = &user.username {
-            self.usernames
-                .insert(username.to_ascii_lowercase().into(), id.clone());
-        }
-        if let Some(external_id) = &user.external_id {
-            self.external_ids.insert(external_id.clone(), id.clone());
-        }
-        self.created_of.insert(id.clone(), user.created_at);
-        self.by_created.insert((user.created_at, id), user);
+        let Ok(slot) = Slot::try_from(self.slots.len()) else {
+            // Four billion users: far past anything a test holds.
+            return;
+        };
+        self.ids.insert(user.id.clone(), (user.created_at, slot));
+        self.order.insert((user.created_at, slot));
+        self.index(&user, slot);
+        self.slots.push(Some(user));
     }
 
-    /// Removes a user, keeping its position for cursors.
+    /// Removes a user, keeping its id and position for cursors.
     pub(crate) fn remove(&mut self, id: &str) -> Option<UserRecord> {
-        let (key, created_at) = self.created_of.remove_entry(id)?;
-        let user = self.by_created.remove(&(created_at, key.clone()))?;
-        self.unindex(&user);
-        self.deleted.insert(key, created_at);
+        let (created_at, slot) = *self.ids.get(id)?;
+        let user = self.slots.get_mut(slot as usize)?.take()?;
+        self.order.remove(&(created_at, slot));
+        self.unindex(&user, slot);
         Some(user)
     }
 
@@ -194,34 +228,36 @@ impl UserStore {
         &mut self,
         id: &str,
         change: impl FnOnce(&mut UserRecord) -> T,
-    ) -> Result<(T, &UserRecord), FakeClerkError> {
-        let created_at = *self
-            .created_of
-            .get(id)
-            .ok_or(FakeClerkError::UserNotFound)?;
-        let key = (created_at, Arc::<str>::from(id));
+    ) -> Result<T, FakeClerkError> {
+        let (_, slot) = *self.ids.get(id).ok_or(FakeClerkError::UserNotFound)?;
         let mut user = self
-            .by_created
-            .remove(&key)
+            .slots
+            .get_mut(slot as usize)
+            .and_then(Option::take)
             .ok_or(FakeClerkError::UserNotFound)?;
-        self.unindex(&user);
+        self.unindex(&user, slot);
         let out = change(&mut user);
-        let key = (user.created_at, user.id.clone());
-        self.insert(user);
-        let user = self
-            .by_created
-            .get(&key)
-            .ok_or(FakeClerkError::UserNotFound)?;
-        Ok((out, user))
+        self.index(&user, slot);
+        self.slots[slot as usize] = Some(user);
+        Ok(out)
     }
 
-    fn unindex(&mut self, user: &UserRecord) {
+    fn index(&mut self, user: &UserRecord, slot: Slot) {
         for email in &user.emails {
-            if self
-                .emails
-                .get(&email.address)
-                .is_some_and(|owner| *owner == user.id)
-            {
+            self.emails.insert(email.address.clone(), slot);
+        }
+        if let Some(username) = &user.username {
+            self.usernames
+                .insert(username.to_ascii_lowercase().into(), slot);
+        }
+        if let Some(external_id) = &user.external_id {
+            self.external_ids.insert(external_id.clone(), slot);
+        }
+    }
+
+    fn unindex(&mut self, user: &UserRecord, slot: Slot) {
+        for email in &user.emails {
+            if self.emails.get(&email.address) == Some(&slot) {
                 self.emails.remove(&email.address);
             }
         }
@@ -311,9 +347,9 @@ struct UserObject<'a> {
     profile_image_url: &'static str,
     image_url: &'static str,
     has_image: bool,
-    public_metadata: &'a Map<String, Value>,
-    private_metadata: &'a Map<String, Value>,
-    unsafe_metadata: &'a Map<String, Value>,
+    public_metadata: &'a Metadata,
+    private_metadata: &'a Metadata,
+    unsafe_metadata: &'a Metadata,
     email_addresses: Vec<EmailJson<'a>>,
     phone_numbers: [(); 0],
     web3_wallets: [(); 0],
@@ -351,7 +387,7 @@ impl Serialize for UserJson<'_> {
             id: &u.id,
             object: "user",
             external_id: u.external_id.as_deref(),
-            primary_email_address_id: u.primary_email_id.as_deref(),
+            primary_email_address_id: u.primary_email().map(|e| &*e.id),
             primary_phone_number_id: None,
             primary_web3_wallet_id: None,
             username: u.username.as_deref(),
@@ -452,15 +488,15 @@ mod tests {
         let user = UserRecord {
             id: Arc::from("user_1"),
             emails: vec![],
-            primary_email_id: None,
+            primary_email: None,
             first_name: None,
             last_name: None,
             username: None,
             external_id: None,
             locale: None,
-            public_metadata: Map::new(),
-            private_metadata: Map::new(),
-            unsafe_metadata: Map::new(),
+            public_metadata: Metadata::default(),
+            private_metadata: Metadata::from_map(object(json!({"k": 1}))),
+            unsafe_metadata: Metadata::default(),
             password_enabled: false,
             created_at: 1,
             updated_at: 2,
@@ -469,5 +505,6 @@ mod tests {
         assert_eq!(json["phone_numbers"], json!([]));
         assert_eq!(json["object"], "user");
         assert_eq!(json["public_metadata"], json!({}));
+        assert_eq!(json["private_metadata"], json!({"k": 1}));
     }
 }

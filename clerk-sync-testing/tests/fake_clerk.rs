@@ -127,6 +127,31 @@ async fn the_secret_key_guards_everything_but_the_public_jwks() {
     let unknown = Wire::new(&fake).get("/v1/nothing").await;
     assert_eq!(unknown.0, 404);
     assert_eq!(clerk_error(&unknown.1), "resource_not_found");
+
+    // FakeClerk speaks one API version and says so rather than answer in the wrong shapes.
+    let other_version = http
+        .get(url("/v1/users"))
+        .bearer_auth(fake.secret_key())
+        .header("Clerk-API-Version", "2024-10-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_version.status(), 400);
+    let pinned = http
+        .get(url("/v1/users"))
+        .bearer_auth(fake.secret_key())
+        .header("Clerk-API-Version", clerk_sync_testing::API_VERSION)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.status(), 200);
+    let put = Wire::new(&fake)
+        .send(Method::PUT, "/v1/users/user_1/metadata", Some(json!({})))
+        .await;
+    assert_eq!(
+        (put.0, clerk_error(&put.1)),
+        (405, "fake_clerk_unsupported")
+    );
 }
 
 #[tokio::test]
@@ -772,16 +797,16 @@ async fn faults_play_as_injected() {
 
     fake.fail_always(
         Route::path("/v1/users/count"),
-        Fault::Latency(Duration::from_millis(200)),
+        Fault::Latency(Duration::from_millis(300)),
     );
     let started = Instant::now();
     assert_eq!(wire.get("/v1/users/count").await.0, 200);
     assert_eq!(wire.get("/v1/users/count").await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert!(started.elapsed() >= Duration::from_millis(600));
     fake.clear_faults();
     let started = Instant::now();
     wire.get("/v1/users/count").await;
-    assert!(started.elapsed() < Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_millis(300));
 
     let log = fake.requests();
     let faults: Vec<_> = log.iter().filter_map(|r| r.fault.clone()).collect();
@@ -793,8 +818,8 @@ async fn faults_play_as_injected() {
             "rate_limited(1s)",
             "garbage",
             "drop_response",
-            "latency(200ms)",
-            "latency(200ms)"
+            "latency(300ms)",
+            "latency(300ms)"
         ]
     );
     let dropped = log

@@ -65,3 +65,8 @@ pub use requests::{CreateInvitation, CreateUser, MetadataUpdate, UpdateUser};
 pub use retry::RetryPolicy;
 pub use transport::API_VERSION;
 pub use user::ClerkUser;
+
+/// The guide `docs/clerk-api.md`, compiled as doctests so its examples stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/clerk-api.md")]
+pub struct ClerkApiGuide;

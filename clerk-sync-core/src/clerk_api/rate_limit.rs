@@ -1,7 +1,6 @@
 //! The client-side request budget: a sliding-window limiter shared by every clone of a
 //! client, and the pause a 429 imposes on all of them.
 
-use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -88,9 +87,10 @@ fn saturating_add(at: Instant, by: Duration) -> Instant {
 }
 
 struct State {
-    /// Start times of the admitted requests still inside the window, oldest first; never
-    /// longer than `limit.requests`.
-    admitted: VecDeque<Instant>,
+    /// The requests inside the window, by id: each one's start, or once it has been answered,
+    /// its end. Never longer than `limit.requests`.
+    slots: Vec<(u64, Instant)>,
+    next_id: u64,
     /// No request starts before this (set by a 429's `Retry-After`).
     paused_until: Option<Instant>,
 }
@@ -98,9 +98,36 @@ struct State {
 /// The shared limiter. A sliding log rather than a token bucket: a bucket refilled per
 /// window lets two full bursts land back to back across a boundary, which is exactly what
 /// Clerk's window counts and refuses.
+///
+/// A request holds its slot until one window after it was *answered*, not after it started:
+/// Clerk counts a request when it arrives, which is some time after it was sent, and a slot
+/// freed one window after the send could let the next request arrive inside Clerk's window.
+/// Measured from the answer (which comes after the arrival), the next request always arrives
+/// after the window closed on Clerk's side too.
 pub(crate) struct RateLimiter {
     limit: RateLimit,
     state: Mutex<State>,
+}
+
+/// A slot in the window, held for one request; dropping it (the request was answered, or
+/// given up) starts the slot's last window.
+pub(crate) struct Permit<'a> {
+    limiter: &'a RateLimiter,
+    id: u64,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let mut state = self
+            .limiter
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = state.slots.iter_mut().find(|(id, _)| *id == self.id) {
+            slot.1 = now;
+        }
+    }
 }
 
 impl RateLimiter {
@@ -108,7 +135,8 @@ impl RateLimiter {
         Self {
             limit,
             state: Mutex::new(State {
-                admitted: VecDeque::with_capacity(limit.requests.min(4096) as usize),
+                slots: Vec::with_capacity(limit.requests.min(4096) as usize),
+                next_id: 0,
                 paused_until: None,
             }),
         }
@@ -118,47 +146,41 @@ impl RateLimiter {
         self.limit
     }
 
-    /// Waits until a request may start, and counts it.
-    pub(crate) async fn acquire(&self) {
+    /// Waits until a request may start, and holds its slot until the permit is dropped.
+    pub(crate) async fn acquire(&self) -> Permit<'_> {
         loop {
-            let wake_at = match self.try_admit(Instant::now()) {
-                None => return,
-                Some(at) => at,
-            };
-            tokio::time::sleep_until(wake_at).await;
+            match self.try_admit(Instant::now()) {
+                Ok(id) => return Permit { limiter: self, id },
+                Err(wake_at) => tokio::time::sleep_until(wake_at).await,
+            }
         }
     }
 
-    /// Admits a request at `now`, or says when to try again.
-    fn try_admit(&self, now: Instant) -> Option<Instant> {
+    /// Admits a request at `now` (its slot id), or says when to try again.
+    fn try_admit(&self, now: Instant) -> Result<u64, Instant> {
         // The lock is never held across an await, so a poisoned one only means a panic
         // elsewhere; the counts are still consistent.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(until) = state.paused_until {
             if until > now {
-                return Some(until);
+                return Err(until);
             }
             state.paused_until = None;
         }
         let window = self.limit.window;
-        while state
-            .admitted
-            .front()
-            .is_some_and(|&start| saturating_add(start, window) <= now)
-        {
-            state.admitted.pop_front();
+        state
+            .slots
+            .retain(|&(_, at)| saturating_add(at, window) > now);
+        if state.slots.len() < self.limit.requests as usize {
+            let id = state.next_id;
+            state.next_id += 1;
+            state.slots.push((id, now));
+            return Ok(id);
         }
-        if state.admitted.len() < self.limit.requests as usize {
-            state.admitted.push_back(now);
-            return None;
-        }
-        // Full: the next slot opens when the oldest admitted request leaves the window.
-        Some(
-            state
-                .admitted
-                .front()
-                .map_or(now, |&oldest| saturating_add(oldest, window)),
-        )
+        // Full: the next slot opens when the earliest one leaves the window. A slot still in
+        // flight moves later when it is answered; waking then just checks again.
+        let earliest = state.slots.iter().map(|&(_, at)| at).min().unwrap_or(now);
+        Err(saturating_add(earliest, window))
     }
 
     /// Holds every request (of every clone) for `pause`, as a 429's `Retry-After` asks.
@@ -238,5 +260,19 @@ mod tests {
         assert_eq!(Instant::now() - begin, Duration::from_secs(3));
         limiter.acquire().await;
         assert_eq!(Instant::now() - begin, Duration::from_secs(3));
+    }
+
+    /// Clerk counts a request when it arrives; a slow request that started at 0 s but was
+    /// answered at 5 s keeps its slot until 15 s, so the next one cannot arrive inside
+    /// Clerk's window.
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_is_held_until_one_window_after_the_answer() {
+        let limiter = RateLimiter::new(RateLimit::new(1, Duration::from_secs(10)).unwrap());
+        let begin = Instant::now();
+        let in_flight = limiter.acquire().await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(in_flight);
+        let _next = limiter.acquire().await;
+        assert_eq!(Instant::now() - begin, Duration::from_secs(15));
     }
 }

@@ -56,8 +56,10 @@ impl ClerkApi {
         loop {
             attempt += 1;
             // Retries wait for the budget like first attempts: a retry storm is still load.
-            self.limiter.acquire().await;
-            let (error, retry_after) = match self.attempt(endpoint, url, body, attempt).await {
+            let permit = self.limiter.acquire().await;
+            let verdict = self.attempt(endpoint, url, body, attempt).await;
+            drop(permit);
+            let (error, retry_after) = match verdict {
                 Verdict::Done(answer) => return Ok(answer),
                 Verdict::Fail(error) => return Err(error),
                 Verdict::Retry { error, retry_after } => (error, retry_after),

@@ -23,7 +23,8 @@
 //! Rules every store shares:
 //! - **Times** are passed in (`now`) rather than read from a clock inside the store, so that
 //!   the behaviour is testable and every replica agrees. A time plus a duration saturates at
-//!   [`MAX_STORED_TIME`] ([`saturating_add`]).
+//!   [`MAX_STORED_TIME`] ([`saturating_add`]); a store may clamp any later time it is given to
+//!   it (MySQL cannot hold more), so callers keep times within range.
 //! - **Clerk ids compare in byte order** everywhere: in [`UserStore::scan_versions`] and in
 //!   every equality. Clerk ids are mixed case (`user_2aB...`), so a case-insensitive or
 //!   locale-aware collation would misorder or even merge them.
@@ -91,6 +92,8 @@ pub trait UserStore: Send + Sync {
     /// `updated_at = now`, and sets `sync_status` to `synced` and `sync_error` to `None`
     /// unless the row is `pending` (a local change is still queued and keeps its state).
     /// An insert sets `created_at = updated_at = now` and `synced`.
+    ///
+    /// A `raw_json` that is not JSON is [`StoreError::InvalidData`], and nothing is written.
     async fn upsert_user(
         &self,
         record: &ClerkUserRecord,
@@ -144,8 +147,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Ids and versions of rows with a `clerk_id`, ordered by `clerk_id` in byte order, after
-    /// `after` (exclusive), at most `limit`: reconcile pages through this instead of loading
-    /// rows.
+    /// `after` (exclusive), at most `limit` (not capped: the rows are small): reconcile pages
+    /// through this instead of loading rows.
     async fn scan_versions(
         &self,
         after: Option<&str>,
@@ -198,7 +201,8 @@ pub trait LedgerStore: Send + Sync {
     /// Insert the entry unless its `svix_id` exists (insert-if-absent, no race).
     async fn ledger_insert(&self, entry: &NewLedgerEntry<'_>) -> Result<LedgerInsert, StoreError>;
 
-    /// Record how processing of `svix_id` ended.
+    /// Record how processing of `svix_id` ended. A missing entry (pruned in between) is not
+    /// an error: the change itself is already committed.
     async fn ledger_mark_processed(
         &self,
         svix_id: &str,
@@ -292,7 +296,8 @@ pub trait OutboxStore: Send + Sync {
     /// given and the row has none, and its state from what remains queued for it: `pending` if
     /// live entries remain, else `failed` if dead letters remain, else `synced` with
     /// `sync_error` cleared. A `Delete` entry makes the row a tombstone instead (as
-    /// [`UserStore::tombstone_user`] would, with `deleted_at = now`).
+    /// [`UserStore::tombstone_user`] would, with `deleted_at = now`, keeping the row's
+    /// `clerk_id` and `external_id`).
     ///
     /// If another row already has that `clerk_id` (the webhook echo of a create can arrive
     /// before the worker reports back, and insert the user when its email is not verified),

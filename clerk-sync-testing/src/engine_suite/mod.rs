@@ -57,11 +57,13 @@ pub use recovery::{
 /// Expand to one `#[tokio::test]` per engine case, each calling the given store factory.
 ///
 /// The calling crate needs `tokio` (features `macros`, `rt-multi-thread`) among its
-/// dev-dependencies, and `clerk-sync-testing` with feature `engine-suite`.
+/// dev-dependencies, and `clerk-sync-testing` with feature `engine-suite`. Attributes after
+/// the factory (`factory, #[attr]`) go on every generated test (e.g.
+/// `#[cfg_attr(not(..), ignore = "..")]`).
 #[macro_export]
 macro_rules! engine_suite_tests {
-    ($factory:expr $(,)?) => {
-        $crate::engine_suite_tests!(@cases $factory;
+    ($factory:expr $(, #[$attr:meta])* $(,)?) => {
+        $crate::engine_suite_tests!(@cases [$(#[$attr])*] $factory;
             fallback_fetch_applies_a_missing_user,
             fallback_single_flight,
             fallback_not_found_is_cached_briefly,
@@ -89,13 +91,17 @@ macro_rules! engine_suite_tests {
             outbound_workers_send_each_change_once_in_order,
         );
     };
-    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+    (@cases $attrs:tt $factory:expr; $($case:ident),* $(,)?) => {
         $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                $crate::engine_suite::$case($factory).await;
-            }
+            $crate::engine_suite_tests!(@one $attrs $factory; $case);
         )*
+    };
+    (@one [$(#[$attr:meta])*] $factory:expr; $case:ident) => {
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        $(#[$attr])*
+        async fn $case() {
+            $crate::engine_suite::$case($factory).await;
+        }
     };
 }
 

@@ -1,0 +1,335 @@
+//! Reconcile 100,000 users from FakeClerk into PostgreSQL and SQLite, against the naive loop
+//! most teams write, in the same run; and how much memory reconcile needs for 5x the users.
+//!
+//! - **Ours:** `SyncEngine::reconcile` on an empty table: a cursor walk (`starting_after`,
+//!   500 a page), each page compared with `versions_of` and written with `apply_batch`.
+//! - **Baseline (naive):** offset paging (`limit=500&offset=n`), the whole list held in memory,
+//!   then one `upsert_user` per user.
+//! - **Memory:** the peak RSS of this process (VmHWM) after reconciling 100k users, then after
+//!   reconciling 500k into a fresh table; FakeClerk runs in a child process so that its users
+//!   are not counted.
+//!
+//! Targets (issue 15): ours at least 10x faster than the baseline; peak RSS grows by less than
+//! 64 MB between 100k and 500k users.
+//!
+//! `cargo bench -p clerk-sync-benches --bench reconcile`
+//!
+//! `BENCH_USERS` (default 100000) and `BENCH_ROUNDS` (default 2: each round runs both paths,
+//! alternating which goes first) tune it; `BENCH_DBS=postgres,sqlite` picks the databases;
+//! `BENCH_RSS_USERS` (default 500000) is the larger run of the memory check, `0` skips it.
+//! PostgreSQL comes from `CLERK_SYNC_TEST_POSTGRES_URL` (each run in its own schema); SQLite
+//! is a file in the target directory.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clerk_sync_core::clerk_api::{ClerkApi, ListUsersQuery, RateLimit};
+use clerk_sync_core::store::{ClerkUserRecord, UserStore};
+use clerk_sync_core::sync::{ReconcileOptions, SyncEngine};
+use clerk_sync_core::webhook::WebhookVerifier;
+use clerk_sync_sqlx::SqlxStore;
+use clerk_sync_sqlx::sqlx::{self, Connection, Executor};
+use clerk_sync_testing::FakeClerk;
+
+const SERVE_ENV: &str = "CLERK_SYNC_BENCH_SERVE_USERS";
+
+/// A FakeClerk with `users` seeded users, in a child process.
+struct ChildClerk {
+    child: Child,
+    base_url: String,
+    secret_key: String,
+    webhook_secret: String,
+}
+
+impl ChildClerk {
+    fn start(users: usize) -> Self {
+        let mut child = Command::new(std::env::current_exe().expect("this benchmark's path"))
+            .env(SERVE_ENV, users.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start FakeClerk's process");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("FakeClerk's address");
+        let info: serde_json::Value = serde_json::from_str(&line).expect("FakeClerk's JSON line");
+        ChildClerk {
+            child,
+            base_url: info["base_url"].as_str().expect("base_url").to_owned(),
+            secret_key: info["secret_key"].as_str().expect("secret_key").to_owned(),
+            webhook_secret: info["webhook_secret"].as_str().expect("secret").to_owned(),
+        }
+    }
+
+    fn api(&self) -> ClerkApi {
+        ClerkApi::new(&self.secret_key)
+            .and_then(|a| a.with_base_url(&self.base_url))
+            .expect("client")
+            // FakeClerk answers at once; the budget is not what is measured here.
+            .with_rate_limit(RateLimit::new(100_000, Duration::from_secs(10)).expect("budget"))
+    }
+}
+
+impl Drop for ChildClerk {
+    fn drop(&mut self) {
+        // Closing stdin tells the child to exit.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The child's side: seed, say where, serve until stdin closes.
+fn serve(users: usize) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let fake = FakeClerk::start().await;
+        fake.seed_users(users);
+        let info = serde_json::json!({
+            "base_url": fake.base_url(),
+            "secret_key": fake.secret_key(),
+            "webhook_secret": fake.webhook_secret(),
+        });
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "{info}").expect("write");
+        stdout.flush().expect("flush");
+        tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            let _ = std::io::stdin().read_line(&mut sink);
+        })
+        .await
+        .expect("stdin");
+    });
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Db {
+    Postgres,
+    Sqlite,
+}
+
+impl Db {
+    fn name(self) -> &'static str {
+        match self {
+            Db::Postgres => "postgres",
+            Db::Sqlite => "sqlite",
+        }
+    }
+
+    fn selected(self) -> bool {
+        std::env::var("BENCH_DBS").map_or(true, |list| list.split(',').any(|d| d == self.name()))
+    }
+}
+
+/// A fresh, migrated, empty store, and a way to drop it afterwards.
+async fn fresh_store(db: Db, tag: &str) -> Option<(SqlxStore, Cleanup)> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!("clerk_bench_rec_{}_{nanos}_{tag}", std::process::id());
+    match db {
+        Db::Postgres => {
+            let url = std::env::var("CLERK_SYNC_TEST_POSTGRES_URL").ok()?;
+            let mut admin = sqlx::PgConnection::connect(&url).await.expect("PostgreSQL");
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+                .await
+                .expect("create schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let store = SqlxStore::connect(&format!("{url}{sep}options=-c%20search_path%3D{name}"))
+                .await
+                .expect("connect");
+            store.migrate().await.expect("migrate");
+            Some((store, Cleanup::Schema { url, name }))
+        }
+        Db::Sqlite => {
+            let dir = std::env::temp_dir();
+            let path = dir.join(format!("{name}.db"));
+            let store = SqlxStore::connect(&format!("sqlite:{}", path.display()))
+                .await
+                .expect("connect");
+            store.migrate().await.expect("migrate");
+            Some((store, Cleanup::File(path)))
+        }
+    }
+}
+
+enum Cleanup {
+    Schema { url: String, name: String },
+    File(std::path::PathBuf),
+}
+
+impl Cleanup {
+    async fn run(self, store: SqlxStore) {
+        store.close().await;
+        match self {
+            Cleanup::Schema { url, name } => {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&url).await {
+                    let _ = admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS {name} CASCADE"
+                        )))
+                        .await;
+                }
+            }
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+        }
+    }
+}
+
+/// Ours: `reconcile` into an empty table.
+async fn ours(db: Db, clerk: &ChildClerk, users: usize) -> Option<Duration> {
+    let (store, cleanup) = fresh_store(db, "ours").await?;
+    let verifier = WebhookVerifier::new(&clerk.webhook_secret).expect("secret");
+    let engine = SyncEngine::new(store.clone(), verifier).with_clerk_api(clerk.api());
+    let started = Instant::now();
+    let report = engine
+        .reconcile(ReconcileOptions::default())
+        .await
+        .expect("reconcile");
+    let elapsed = started.elapsed();
+    assert_eq!(report.created as usize, users, "every user created: {report:?}");
+    cleanup.run(store).await;
+    Some(elapsed)
+}
+
+/// The naive loop: offset pages into one list, then one upsert per user.
+async fn naive(db: Db, clerk: &ChildClerk, users: usize) -> Option<Duration> {
+    let (store, cleanup) = fresh_store(db, "naive").await?;
+    let api = clerk.api();
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = api
+            .list_users_page(&ListUsersQuery::new().limit(500).offset(offset))
+            .await
+            .expect("list");
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as u32;
+        all.extend(page);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    for user in &all {
+        let raw: serde_json::Value = serde_json::from_str(user.raw_json()).expect("json");
+        let mut record = ClerkUserRecord::new(
+            user.id().expect("id"),
+            user.updated_at().expect("updated_at"),
+            user.raw_json(),
+        );
+        record.email = raw["email_addresses"][0]["email_address"]
+            .as_str()
+            .map(str::to_owned);
+        store.upsert_user(&record, now).await.expect("upsert");
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(all.len(), users);
+    cleanup.run(store).await;
+    Some(elapsed)
+}
+
+/// The process's peak resident set size so far (`VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    if let Ok(users) = std::env::var(SERVE_ENV) {
+        serve(users.parse().expect("a number of users"));
+        return;
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and must stay
+    // quick, so only a real bench run does the work.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("reconcile: run with `cargo bench` to measure");
+        return;
+    }
+    let users = env_usize("BENCH_USERS", 100_000);
+    let rounds = env_usize("BENCH_ROUNDS", 2).max(1);
+    let rss_users = env_usize("BENCH_RSS_USERS", 500_000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+
+    // Memory first, before the naive loop holds a whole list.
+    if rss_users > 0 && Db::Sqlite.selected() {
+        let small = ChildClerk::start(users);
+        runtime.block_on(ours(Db::Sqlite, &small, users));
+        drop(small);
+        let after_small = peak_rss_mib();
+        let large = ChildClerk::start(rss_users);
+        runtime.block_on(ours(Db::Sqlite, &large, rss_users));
+        drop(large);
+        let after_large = peak_rss_mib();
+        println!(
+            "reconcile memory (sqlite): peak RSS {after_small:.1} MiB after {users} users, \
+             {after_large:.1} MiB after {rss_users}: grew {:.1} MiB (target < 64)",
+            after_large - after_small
+        );
+    }
+
+    let clerk = ChildClerk::start(users);
+    for db in [Db::Postgres, Db::Sqlite] {
+        if !db.selected() {
+            continue;
+        }
+        let (mut ours_s, mut naive_s) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let (a, b) = if round % 2 == 0 {
+                let a = runtime.block_on(ours(db, &clerk, users));
+                (a, runtime.block_on(naive(db, &clerk, users)))
+            } else {
+                let b = runtime.block_on(naive(db, &clerk, users));
+                (runtime.block_on(ours(db, &clerk, users)), b)
+            };
+            let (Some(a), Some(b)) = (a, b) else {
+                println!("reconcile ({}): skipped, no database URL", db.name());
+                break;
+            };
+            println!(
+                "reconcile ({}) round {}: ours {:.2} s, naive {:.2} s: {:.1}x",
+                db.name(),
+                round + 1,
+                a.as_secs_f64(),
+                b.as_secs_f64(),
+                b.as_secs_f64() / a.as_secs_f64()
+            );
+            ours_s.push(a.as_secs_f64());
+            naive_s.push(b.as_secs_f64());
+        }
+        if !ours_s.is_empty() {
+            let (a, b) = (median(ours_s), median(naive_s));
+            println!(
+                "reconcile ({}) {users} users, median of {rounds}: ours {a:.2} s \
+                 ({:.0} users/s), naive {b:.2} s ({:.0} users/s): ours is {:.1}x faster \
+                 (target >= 10x)",
+                db.name(),
+                users as f64 / a,
+                users as f64 / b,
+                b / a
+            );
+        }
+    }
+}
