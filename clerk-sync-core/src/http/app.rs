@@ -351,9 +351,10 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     }
 
     /// `GET /admin`: the sync dashboard (a static page; it asks for the admin key and calls
-    /// the admin API with it).
+    /// the admin API with it), with a Content-Security-Policy that lets only its own inline
+    /// script and style run, and forbids framing it.
     pub fn dashboard(&self) -> HttpResponse {
-        HttpResponse::html(200, super::DASHBOARD_HTML)
+        super::dashboard::page()
     }
 
     /// The row named by a path segment: a Clerk id, or a local id in digits.

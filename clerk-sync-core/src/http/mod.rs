@@ -31,6 +31,7 @@
 
 mod admin;
 mod app;
+mod dashboard;
 mod error;
 mod query;
 mod response;

@@ -129,3 +129,52 @@ async fn me_without_a_token_is_401_with_the_challenge() {
     assert_eq!((error.status, error.code), (401, "missing_token"));
     assert_eq!(error.www_authenticate, Some(WWW_AUTHENTICATE_TOKEN));
 }
+
+#[test]
+fn the_dashboard_runs_only_its_own_script_and_style_and_cannot_be_framed() {
+    let page = http().dashboard();
+    assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").expect("a CSP");
+    assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"));
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'none'"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+
+    // The policy names the hash of the page's one script and one style, computed here
+    // independently: a page edit that changes them changes the policy too.
+    let html = DASHBOARD_HTML;
+    for (tag, directive) in [("script", "script-src"), ("style", "style-src")] {
+        assert_eq!(
+            html.matches(&format!("<{tag}")).count(),
+            1,
+            "one inline <{tag}>"
+        );
+        let text = html
+            .split_once(&format!("<{tag}>"))
+            .and_then(|(_, rest)| rest.split_once(&format!("</{tag}>")))
+            .map(|(text, _)| text)
+            .expect("the element");
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text));
+        assert!(
+            policy.contains(&format!("{directive} 'sha256-{hash}'")),
+            "{directive} allows the page's own {tag}: {policy}"
+        );
+    }
+    // What the policy would block must not be in the page: inline handlers, style attributes,
+    // external resources.
+    for blocked in [
+        " onclick=",
+        " onload=",
+        " onsubmit=",
+        " style=\"",
+        "src=\"http",
+        "href=\"http",
+    ] {
+        assert!(!html.contains(blocked), "the page has {blocked}");
+    }
+    assert_eq!(
+        super::dashboard::inline_hash("<p>no script</p>", "script"),
+        "'none'"
+    );
+}

@@ -87,7 +87,8 @@ pub async fn metrics_is_prometheus_text(ctx: &ContractContext) {
     reply.expect_no_leak("metrics@example.com", "an email");
 }
 
-/// `GET /admin`: one self-contained HTML page that calls the admin API.
+/// `GET /admin`: one self-contained HTML page that calls the admin API, under a
+/// Content-Security-Policy that allows only its own script and forbids framing.
 pub async fn dashboard_is_self_contained_html(ctx: &ContractContext) {
     let reply = ctx.call(Method::GET, "/admin").send().await;
     reply.expect(200);
@@ -115,6 +116,11 @@ pub async fn dashboard_is_self_contained_html(ctx: &ContractContext) {
         );
     }
     reply.expect_no_leak(ctx.admin_key(), "the admin key");
+    let policy = reply.header("content-security-policy").unwrap_or_default();
+    assert!(
+        policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe-inline"),
+        "contract: the dashboard runs only its own script and cannot be framed: {policy:?}"
+    );
 }
 
 /// A path no route serves is 404 with the JSON error; a method a route does not take is 405.
