@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clerk_sync_core::store::{
-    ClerkUserRecord, InboundChange, NewLedgerEntry, SyncStore, UserStore,
+    ClerkUserRecord, InboundChange, InboundStore, NewLedgerEntry, UserStore,
 };
 use clerk_sync_core::sync::{ProcessOutcome, SyncEngine};
 use clerk_sync_core::webhook::{WebhookHeaders, WebhookVerifier};
@@ -561,7 +561,8 @@ async fn inbound_rows(target: &Target, store: &SqlxStore, workload: Workload) ->
                 // sending order too, as the ledger's primary key sees real ones.
                 let svix_id = format!("msg_{run}_{n:012}");
                 let now = OffsetDateTime::now_utc();
-                let entry = NewLedgerEntry::new(&svix_id, "user.updated", Some(&id), now, &raw);
+                let entry =
+                    NewLedgerEntry::new(&svix_id, "user.updated", Some(&id), now, Some(&raw));
                 store
                     .apply_inbound(&entry, &InboundChange::Upsert(record), now)
                     .await

@@ -5,15 +5,24 @@
 //! cargo run -p clerk-sync-sqlx --example quickstart
 //! ```
 //!
-//! It signs Clerk's documented `user.created` payload as Svix would, delivers it to a
-//! `SyncEngine` over `SqlxStore`, delivers it again (a duplicate), then a stale `user.updated`
-//! and a newer one out of order, and prints the stored row after each step.
+//! It signs Clerk's documented `user.created` payload as Svix would and delivers four webhooks
+//! to a `SyncEngine` over `SqlxStore`, printing what each did, then the stored row:
+//!
+//! 1. `user.created` (version `v`, Clerk's `updated_at`): `Applied`, the user is inserted;
+//! 2. the same delivery again, same `svix-id`: `Duplicate`, nothing is written;
+//! 3. a `user.updated` at `v` + 2 s: `Applied`, the row takes the newer version;
+//! 4. a `user.updated` at `v` + 1 s, arriving late: `Stale`, the row keeps `v` + 2 s.
+//!
+//! Every run uses new `svix-id`s, so a second run against the same database file goes past the
+//! ledger to the version guard: the row already holds `v` + 2 s, so deliveries 1, 3 and 4 are
+//! `Stale` and 2 is again `Duplicate`. Delete the file to start over.
 //!
 //! Environment (all optional):
-//! - `DATABASE_URL`: defaults to `sqlite:clerk-sync-quickstart.db?mode=rwc` (a file in the current
-//!   directory); `postgres://...` and `mysql://...` work too.
+//! - `DATABASE_URL`: defaults to `sqlite:clerk-sync-quickstart.db` (a file in the current
+//!   directory, created when missing); `postgres://...` and `mysql://...` work too.
 //! - `CLERK_WEBHOOK_SECRET`: your `whsec_...` signing secret; defaults to a throwaway one.
 
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clerk_sync_core::event::{ClerkEvent, WebhookEvent};
@@ -25,19 +34,41 @@ use clerk_sync_sqlx::SqlxStore;
 /// Clerk's documented `user.created` example payload.
 const USER_CREATED: &str =
     include_str!("../../clerk-sync-core/tests/fixtures/events/user_created.json");
-const DEFAULT_DATABASE_URL: &str = "sqlite:clerk-sync-quickstart.db?mode=rwc";
+const DEFAULT_DATABASE_URL: &str = "sqlite:clerk-sync-quickstart.db";
 const DEMO_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Display, with its causes: what went wrong, never a struct dump.
+            eprintln!("error: {err}");
+            let mut source = err.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let database_url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
     let secret = std::env::var("CLERK_WEBHOOK_SECRET").unwrap_or_else(|_| DEMO_SECRET.to_owned());
 
+    // The secret first: a wrong one should not wait for a database connection to be noticed.
+    let verifier = WebhookVerifier::new(&secret).map_err(|err| {
+        format!(
+            "CLERK_WEBHOOK_SECRET is not a webhook signing secret: {err}. Copy it from the \
+             webhook endpoint's page in the Clerk dashboard; it has the form whsec_<base64>"
+        )
+    })?;
     // The three-line setup: connect, migrate, build the engine.
     let store = SqlxStore::connect(&database_url).await?;
     store.migrate().await?;
-    let verifier = WebhookVerifier::new(&secret)?;
     let engine = SyncEngine::new(store, verifier.clone());
     println!("database  {}", redact(&database_url));
 
@@ -59,9 +90,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let created: serde_json::Value = serde_json::from_str(USER_CREATED)?;
     let version = created["data"]["updated_at"].as_i64().unwrap_or_default();
 
-    // A fresh svix-id per run, so re-running the example against the same file shows the
-    // version guard at work rather than only the ledger.
-    let run = now_unix();
+    // Fresh svix-ids per run (to the nanosecond), so re-running the example against the same
+    // file shows the version guard at work rather than only the ledger.
+    let run = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let deliveries = [
         (
             format!("msg_{run}_created"),
@@ -95,7 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             signature: &signature,
         };
         let outcome = engine.process_webhook(&headers, &body).await?;
-        println!("delivered {label:<36} -> {outcome:?}");
+        println!("delivered {label:<36} -> {}", outcome.as_str());
     }
 
     let row = engine
@@ -127,18 +160,18 @@ fn with_version(
 }
 
 fn print_row(row: &LocalUser) {
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
     println!(
-        "row       id={} clerk_id={} email={} first_name={} version={} sync_status={} last_sync_attempt={:?} sync_error={:?} deleted_at={:?}",
+        "row       id={} clerk_id={} email={} first_name={} version={} sync_status={} last_sync_attempt={} sync_error={} deleted_at={}",
         row.id,
         row.clerk_id.as_deref().unwrap_or("-"),
         row.email.as_deref().unwrap_or("-"),
         row.first_name.as_deref().unwrap_or("-"),
-        row.clerk_updated_at
-            .map_or("-".to_owned(), |v| v.to_string()),
+        or_dash(row.clerk_updated_at.map(|v| v.to_string())),
         row.sync_status,
-        row.last_sync_attempt,
-        row.sync_error,
-        row.deleted_at,
+        or_dash(row.last_sync_attempt.map(|t| t.to_string())),
+        row.sync_error.as_deref().unwrap_or("-"),
+        or_dash(row.deleted_at.map(|t| t.to_string())),
     );
 }
 
@@ -148,8 +181,9 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The URL without its password, for printing.
+/// The URL without its user, password and query string, for printing.
 fn redact(url: &str) -> String {
+    let url = url.split('?').next().unwrap_or_default();
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://***@{}", &url[..scheme], &url[at + 1..])

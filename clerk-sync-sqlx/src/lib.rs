@@ -1,9 +1,14 @@
 //! The clerk-sync store on [sqlx] 0.9: PostgreSQL, SQLite and MySQL/MariaDB.
 //!
-//! [`SqlxStore`] implements every store trait of `clerk_sync_core::store` ([`SyncStore`] and
-//! the five traits under it) on one of three databases, picked from the URL. Its migrations are
-//! embedded and recorded in `_clerk_sync_migrations`, so they never collide with the
-//! application's own `_sqlx_migrations`.
+//! [`SqlxStore`] implements every store trait of `clerk_sync_core::store` (and so
+//! [`SyncStore`]) on one of three databases, picked from the URL. This crate holds the one SQL
+//! implementation per dialect; clerk-sync-seaorm runs this same store on sea-orm's own pool.
+//! Its migrations are embedded and recorded in `_clerk_sync_migrations`, so they never collide
+//! with the application's own `_sqlx_migrations`.
+//!
+//! Every statement runs on a connection of the caller's pool (the store opens none of its
+//! own) with every value a bound parameter, so sqlx's statement logging, as the application
+//! configures it, never shows a value.
 //!
 //! # Setup
 //!
@@ -23,7 +28,10 @@
 //! ```
 //!
 //! The URL decides the database: `postgres://` or `postgresql://`, `sqlite:` (for example
-//! `sqlite:app.db?mode=rwc` or `sqlite::memory:`), `mysql://` or `mariadb://`.
+//! `sqlite:app.db`, created when missing, or `sqlite::memory:`), `mysql://` or `mariadb://`.
+//! A URL the store cannot use, or a server that refuses the login, fails at once with
+//! [`StoreError::Configuration`](clerk_sync_core::store::StoreError::Configuration); a server
+//! that cannot be reached with `Unavailable`, and its cause. No error repeats the URL.
 //!
 //! # Using the application's pool
 //!
@@ -45,6 +53,13 @@
 //! into a [`DialectPool`]). For SQLite, configure the pool as [`SqlxStore::connect`] does: WAL
 //! journal mode and a busy timeout (see `docs/sqlx-store.md`).
 //!
+//! # Layout
+//!
+//! Most statements are written once for all three databases (`users.rs`, `ledger.rs`,
+//! `outbox.rs`, `jobs.rs`) and decoded in one place (`rows.rs`, with the time codec in
+//! `codec.rs`); each dialect's module holds only what it says differently, and why. Database
+//! errors are classified by one table per dialect (`error.rs`).
+//!
 //! # Migrations
 //!
 //! [`SqlxStore::migrate`] runs them; [`migrator`] returns the embedded [`sqlx::migrate::Migrator`]
@@ -58,16 +73,24 @@
 //!
 //! [`SyncStore`]: clerk_sync_core::store::SyncStore
 
+#![forbid(unsafe_code)]
+
 #[cfg(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")))]
 compile_error!("clerk-sync-sqlx needs at least one of the features `postgres`, `sqlite`, `mysql`");
 
 pub use sqlx;
 
+mod backend;
+mod codec;
+mod connect;
 mod error;
+mod jobs;
+mod ledger;
 pub mod migrator;
-mod model;
+mod outbox;
+mod rows;
 mod store;
-mod time_fmt;
+mod users;
 
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -18,7 +18,11 @@
 //! ```
 //!
 //! The SQL is in `migrations/postgres/`, `migrations/sqlite/` and `migrations/mysql/` of this
-//! crate's source (also inside the published package).
+//! crate's source (also inside the published package). It is the one source of the schema:
+//! clerk-sync-seaorm's migrator runs these same migrations, statement for statement (iterate
+//! [`Migrator::iter`] for each version's SQL). Every table and index statement is
+//! `IF NOT EXISTS`, and MySQL's procedure is dropped and created again, so either migrator can
+//! run over a database the other created.
 
 use sqlx::migrate::Migrator;
 
@@ -47,14 +51,3 @@ pub fn sqlite() -> Migrator {
 pub fn mysql() -> Migrator {
     own_table(sqlx::migrate!("./migrations/mysql"))
 }
-
-/// The MySQL / MariaDB stored procedure `clerk_sync_apply_inbound` as the newest migration
-/// leaves it: a `DROP PROCEDURE IF EXISTS` followed by its `CREATE PROCEDURE`, as one
-/// multi-statement text.
-///
-/// [`crate::SqlxStore`] applies each inbound event with one `CALL` of it. clerk-sync-seaorm's
-/// migrations run this same text, so a store on a sea-orm pool can take the same path; a later
-/// revision of the procedure comes with a new migration on both sides.
-#[cfg(feature = "mysql")]
-pub const MYSQL_APPLY_INBOUND_PROCEDURE: &str =
-    include_str!("../migrations/mysql/20261201000004_clerk_sync_apply_inbound_insert_first.sql");

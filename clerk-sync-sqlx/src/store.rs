@@ -1,21 +1,24 @@
 //! [`SqlxStore`]: one type over the three dialects, implementing every store trait.
+//!
+//! Each trait method goes to the dialect's store (`Store<Postgres>`, `Store<Sqlite>`,
+//! `Store<MySql>`). Most run the same shared statement on all three; the writes that have a
+//! faster form on one dialect say here which one each takes.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use clerk_sync_core::store::{
-    BatchOutcome, ClerkUserRecord, EnqueuedChange, InboundApplied, InboundChange, LeaseStore,
-    LedgerEntry, LedgerInsert, LedgerOutcome, LedgerStore, LocalChange, LocalUser, NewLedgerEntry,
-    OutboxEntry, OutboxStore, RunLogStore, StatusCounts, StoreError, SyncRun, SyncStore, Tombstone,
-    TombstoneOutcome, UpsertOutcome, UserQuery, UserStore, UserVersion,
+    BatchOutcome, ClaimOutcome, ClerkUserRecord, DeadLetterQuery, EnqueuedChange, InboundApplied,
+    InboundChange, InboundStore, LeaseStore, LedgerEntry, LedgerInsert, LedgerOutcome, LedgerQuery,
+    LedgerStore, LocalChange, LocalUser, NewLedgerEntry, OutboxEntry, OutboxStore, RunLogStore,
+    StatusCounts, StoreError, SyncRun, Tombstone, TombstoneOutcome, UpsertOutcome, UserQuery,
+    UserStore, UserVersion,
 };
 use time::OffsetDateTime;
 
+use crate::backend::{Inbound, Store};
+use crate::codec::Ts;
 use crate::error::{map_migrate, map_sqlx};
-
-/// The largest page [`UserStore::list_users`] returns.
-pub(crate) const MAX_PAGE: u32 = 1000;
 
 /// The database behind a [`SqlxStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,25 +74,28 @@ impl From<sqlx::MySqlPool> for DialectPool {
 #[derive(Debug, Clone)]
 enum Inner {
     #[cfg(feature = "postgres")]
-    Postgres(crate::postgres::PgStore),
+    Postgres(Store<sqlx::Postgres>),
     #[cfg(feature = "sqlite")]
-    Sqlite(crate::sqlite::SqliteStore),
+    Sqlite(Store<sqlx::Sqlite>),
     #[cfg(feature = "mysql")]
-    MySql(crate::mysql::MySqlStore),
+    MySql(Store<sqlx::MySql>),
 }
 
 /// The clerk-sync store on a sqlx pool: PostgreSQL, SQLite or MySQL/MariaDB.
 ///
-/// Implements [`SyncStore`] (and so [`UserStore`], [`LedgerStore`], [`OutboxStore`],
-/// [`LeaseStore`] and [`RunLogStore`]). Cloning is cheap and shares the pool.
+/// Implements every store trait of `clerk_sync_core::store` ([`UserStore`], [`LedgerStore`],
+/// [`InboundStore`], [`OutboxStore`], [`LeaseStore`] and [`RunLogStore`], and so `SyncStore`).
+/// Cloning is cheap and shares the pool.
 ///
 /// Create it with [`SqlxStore::connect`] or [`SqlxStore::from_pool`], then run
-/// [`SqlxStore::migrate`] once at startup.
+/// [`SqlxStore::migrate`] once at startup. Every statement runs on a connection of that pool,
+/// with every value a bound parameter.
 #[derive(Debug, Clone)]
 pub struct SqlxStore {
     inner: Inner,
 }
 
+/// `$e` on the dialect's store `$s`: for the operations every dialect runs alike.
 macro_rules! dispatch {
     ($self:ident, $s:ident => $e:expr) => {
         match &$self.inner {
@@ -105,46 +111,40 @@ macro_rules! dispatch {
 
 impl SqlxStore {
     /// Connect to the database at `url`, choosing the dialect from its scheme:
-    /// `postgres://` / `postgresql://`, `sqlite:` (e.g. `sqlite:app.db?mode=rwc`,
-    /// `sqlite::memory:`) or `mysql://` / `mariadb://`.
+    /// `postgres://` / `postgresql://`, `sqlite:` or `mysql://` / `mariadb://`.
     ///
-    /// The pool is configured for this library: on SQLite, WAL, a 5 s busy timeout and foreign
-    /// keys (an in-memory database gets one connection that lives as long as the store); on
-    /// MySQL, `READ COMMITTED` and a UTC session time zone. Errors never contain the URL.
+    /// - **PostgreSQL, MySQL/MariaDB:** one connection is opened first, so that a server that
+    ///   refuses it fails here at once with the reason ([`StoreError::Unavailable`] for a
+    ///   server that cannot be reached, [`StoreError::Configuration`] for a refused password,
+    ///   an unknown role or database), rather than after the pool's acquire timeout. Pools of
+    ///   16 connections with a 10 s acquire timeout.
+    /// - **SQLite:** `sqlite:app.db` creates the file when it is missing (a URL with its own
+    ///   `mode=` keeps it); `sqlite:` and `sqlite::memory:` are one in-memory database shared
+    ///   by the pool's connections, which lives as long as the store. WAL, `synchronous =
+    ///   NORMAL`, a 5 s busy timeout and foreign keys.
+    ///
+    /// A URL that cannot be used (no or an unknown scheme, a libpq `key=value` string,
+    /// malformed) is [`StoreError::Configuration`]. Errors never contain the URL, any part of
+    /// it, or the server's own message (which can name the user or the database): only what
+    /// went wrong, and the error code or I/O error kind.
     pub async fn connect(url: &str) -> Result<SqlxStore, StoreError> {
-        let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
-        match scheme.as_str() {
-            #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => Ok(Self::from_pool(crate::postgres::connect(url).await?)),
-            #[cfg(feature = "sqlite")]
-            "sqlite" => Ok(Self::from_pool(crate::sqlite::connect(url).await?)),
-            #[cfg(feature = "mysql")]
-            "mysql" | "mariadb" => Ok(Self::from_pool(crate::mysql::connect(url).await?)),
-            _ => Err(StoreError::Backend(
-                format!(
-                    "unsupported database URL scheme `{scheme}` (enabled: {})",
-                    enabled_schemes()
-                )
-                .into(),
-            )),
-        }
+        crate::connect::connect(url).await
     }
 
     /// A store on an existing pool: a `PgPool`, `SqlitePool` or `MySqlPool`.
     ///
-    /// The pool is used as configured. For SQLite, use WAL and a busy timeout as
-    /// [`SqlxStore::connect`] does; the store serializes its own writes within the process. On
-    /// MySQL/MariaDB the store also opens up to two connections of its own for batched inbound
-    /// writes, with the pool's connect options (TLS, credentials) but statement logging off and
-    /// without the pool's `after_connect`; nothing the store sends depends on session settings.
+    /// The pool is used as configured, and the store opens no connection of its own. For
+    /// SQLite, use WAL and a busy timeout as [`SqlxStore::connect`] does; the store queues its
+    /// own writes within the process. On MySQL/MariaDB the store's transactions run in `READ
+    /// COMMITTED` whatever the session default.
     pub fn from_pool(pool: impl Into<DialectPool>) -> SqlxStore {
         let inner = match pool.into() {
             #[cfg(feature = "postgres")]
-            DialectPool::Postgres(p) => Inner::Postgres(crate::postgres::PgStore::new(p)),
+            DialectPool::Postgres(p) => Inner::Postgres(Store::new(p)),
             #[cfg(feature = "sqlite")]
-            DialectPool::Sqlite(p) => Inner::Sqlite(crate::sqlite::SqliteStore::new(p)),
+            DialectPool::Sqlite(p) => Inner::Sqlite(Store::new(p)),
             #[cfg(feature = "mysql")]
-            DialectPool::MySql(p) => Inner::MySql(crate::mysql::MySqlStore::new(p)),
+            DialectPool::MySql(p) => Inner::MySql(Store::new(p)),
         };
         SqlxStore { inner }
     }
@@ -157,11 +157,11 @@ impl SqlxStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.inner {
             #[cfg(feature = "postgres")]
-            Inner::Postgres(s) => crate::migrator::postgres().run(s.pool()).await,
+            Inner::Postgres(s) => crate::migrator::postgres().run(&s.pool).await,
             #[cfg(feature = "sqlite")]
-            Inner::Sqlite(s) => crate::migrator::sqlite().run(s.pool()).await,
+            Inner::Sqlite(s) => crate::migrator::sqlite().run(&s.pool).await,
             #[cfg(feature = "mysql")]
-            Inner::MySql(s) => crate::migrator::mysql().run(s.pool()).await,
+            Inner::MySql(s) => crate::migrator::mysql().run(&s.pool).await,
         }
         .map_err(map_migrate)
     }
@@ -182,32 +182,23 @@ impl SqlxStore {
     pub fn pool(&self) -> DialectPool {
         match &self.inner {
             #[cfg(feature = "postgres")]
-            Inner::Postgres(s) => DialectPool::Postgres(s.pool().clone()),
+            Inner::Postgres(s) => DialectPool::Postgres(s.pool.clone()),
             #[cfg(feature = "sqlite")]
-            Inner::Sqlite(s) => DialectPool::Sqlite(s.pool().clone()),
+            Inner::Sqlite(s) => DialectPool::Sqlite(s.pool.clone()),
             #[cfg(feature = "mysql")]
-            Inner::MySql(s) => DialectPool::MySql(s.pool().clone()),
+            Inner::MySql(s) => DialectPool::MySql(s.pool.clone()),
         }
     }
 
     /// Close the pool: wait for checked-out connections to come back, then close them all.
-    /// On SQLite and MySQL/MariaDB the connections the store keeps for writes are closed too:
-    /// SQLite's writer once its write ends; on MySQL/MariaDB the idle ones at once, and one in
-    /// use as its write ends. Operations afterwards fail with [`StoreError::Unavailable`].
+    /// Operations afterwards fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(s) => s.pool().close().await,
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(s) => s.close().await,
-            #[cfg(feature = "mysql")]
-            Inner::MySql(s) => s.close().await,
-        }
+        dispatch!(self, s => s.pool.close().await)
     }
 
     /// Whether the database answers a trivial query (for health checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => sqlx::query("SELECT 1").execute(s.pool()).await.map(|_| ()).map_err(map_sqlx))
+        dispatch!(self, s => sqlx::query("SELECT 1").execute(&s.pool).await.map(|_| ()).map_err(map_sqlx))
     }
 }
 
@@ -232,20 +223,6 @@ impl From<sqlx::MySqlPool> for SqlxStore {
     }
 }
 
-fn enabled_schemes() -> String {
-    let mut schemes = Vec::new();
-    if cfg!(feature = "postgres") {
-        schemes.push("postgres://");
-    }
-    if cfg!(feature = "sqlite") {
-        schemes.push("sqlite:");
-    }
-    if cfg!(feature = "mysql") {
-        schemes.push("mysql://");
-    }
-    schemes.join(", ")
-}
-
 #[async_trait]
 impl UserStore for SqlxStore {
     async fn get_user(&self, clerk_id: &str) -> Result<Option<LocalUser>, StoreError> {
@@ -264,14 +241,25 @@ impl UserStore for SqlxStore {
         dispatch!(self, s => s.list_users(query).await)
     }
 
+    /// PostgreSQL: one statement. MySQL and SQLite: one transaction that decides on the
+    /// locked row.
     async fn upsert_user(
         &self,
         record: &ClerkUserRecord,
         now: OffsetDateTime,
     ) -> Result<UpsertOutcome, StoreError> {
-        dispatch!(self, s => s.upsert_user(record, now).await)
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(s) => s.upsert_statement(record, now).await,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(s) => s.upsert_in_transaction(record, now).await,
+            #[cfg(feature = "mysql")]
+            Inner::MySql(s) => s.upsert_in_transaction(record, now).await,
+        }
     }
 
+    /// Multi-row conditional upserts, in chunks; records that may link a local row take the
+    /// one-transaction path.
     async fn apply_batch(
         &self,
         records: &[ClerkUserRecord],
@@ -280,12 +268,20 @@ impl UserStore for SqlxStore {
         dispatch!(self, s => s.apply_batch(records, now).await)
     }
 
+    /// PostgreSQL: one statement. MySQL and SQLite: one transaction.
     async fn tombstone_user(
         &self,
         tombstone: &Tombstone,
         now: OffsetDateTime,
     ) -> Result<TombstoneOutcome, StoreError> {
-        dispatch!(self, s => s.tombstone_user(tombstone, now).await)
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(s) => s.tombstone_statement(tombstone, now).await,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(s) => s.tombstone_in_transaction(tombstone, now).await,
+            #[cfg(feature = "mysql")]
+            Inner::MySql(s) => s.tombstone_in_transaction(tombstone, now).await,
+        }
     }
 
     async fn link_clerk_id(
@@ -339,8 +335,52 @@ impl LedgerStore for SqlxStore {
         dispatch!(self, s => s.ledger_get(svix_id).await)
     }
 
+    async fn recent_ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
+        dispatch!(self, s => s.recent_ledger(query).await)
+    }
+
     async fn ledger_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         dispatch!(self, s => s.ledger_prune(before).await)
+    }
+}
+
+#[async_trait]
+impl InboundStore for SqlxStore {
+    /// Ledger, apply and mark processed in one transaction and as few round trips as the
+    /// dialect allows: one statement on PostgreSQL, one `CALL` of the stored procedure on
+    /// MySQL/MariaDB; on SQLite one multi-statement query in a `BEGIN IMMEDIATE` transaction.
+    async fn apply_inbound(
+        &self,
+        entry: &NewLedgerEntry<'_>,
+        change: &InboundChange,
+        now: OffsetDateTime,
+    ) -> Result<InboundApplied, StoreError> {
+        let inbound = Inbound {
+            entry,
+            change,
+            now: Ts::new(now),
+        };
+        let applied = match &self.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(s) => s.apply_inbound_statement(inbound).await?,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(s) => s.apply_inbound_batch(inbound).await?,
+            #[cfg(feature = "mysql")]
+            Inner::MySql(s) => s.call_apply_inbound(inbound).await?,
+        };
+        if let Some(applied) = applied {
+            return Ok(applied);
+        }
+        // A kind of change newer than this crate: the trait's three steps, each conditional.
+        if let LedgerInsert::Exists { processed: true } = self.ledger_insert(entry).await? {
+            return Ok(InboundApplied::Duplicate);
+        }
+        let applied = clerk_sync_core::store::apply_change(self, change, now).await?;
+        if let Some(outcome) = applied.ledger_outcome() {
+            self.ledger_mark_processed(entry.svix_id, outcome, None, now)
+                .await?;
+        }
+        Ok(applied)
     }
 }
 
@@ -367,33 +407,52 @@ impl OutboxStore for SqlxStore {
     async fn complete_outbox(
         &self,
         id: i64,
+        token: &str,
         clerk_id: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.complete_outbox(id, clerk_id, now).await)
+    ) -> Result<ClaimOutcome, StoreError> {
+        dispatch!(self, s => s.complete_outbox(id, token, clerk_id, now).await)
     }
 
     async fn fail_outbox(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         next_attempt_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.fail_outbox(id, error, next_attempt_at, now).await)
+    ) -> Result<ClaimOutcome, StoreError> {
+        dispatch!(self, s => s.fail_outbox(id, token, error, next_attempt_at, now).await)
     }
 
     async fn give_up_outbox(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.give_up_outbox(id, error, now).await)
+    ) -> Result<ClaimOutcome, StoreError> {
+        dispatch!(self, s => s.give_up_outbox(id, token, error, now).await)
     }
 
     async fn outbox_for_user(&self, user_id: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         dispatch!(self, s => s.outbox_for_user(user_id).await)
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<Vec<OutboxEntry>, StoreError> {
+        dispatch!(self, s => s.dead_letters(query).await)
+    }
+
+    async fn revive_dead_letters(
+        &self,
+        user_id: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.revive_dead_letters(user_id, now).await)
+    }
+
+    async fn outbox_due(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.outbox_due(now).await)
     }
 }
 
@@ -426,127 +485,34 @@ impl LeaseStore for SqlxStore {
 
 #[async_trait]
 impl RunLogStore for SqlxStore {
-    async fn record_run(&self, run: &SyncRun) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.record_run(run).await)
+    async fn start_run(&self, run: &SyncRun) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.start_run(run).await)
+    }
+
+    async fn checkpoint_run(
+        &self,
+        id: i64,
+        cursor: Option<&str>,
+        report: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.checkpoint_run(id, cursor, report).await)
+    }
+
+    async fn finish_run(
+        &self,
+        id: i64,
+        finished_at: OffsetDateTime,
+        cursor: Option<&str>,
+        report: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.finish_run(id, finished_at, cursor, report).await)
     }
 
     async fn recent_runs(&self, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
         dispatch!(self, s => s.recent_runs(limit).await)
     }
-}
 
-#[async_trait]
-impl SyncStore for SqlxStore {
-    /// Ledger, apply and mark processed in one transaction: on PostgreSQL a single statement,
-    /// elsewhere one transaction on one connection.
-    async fn apply_inbound(
-        &self,
-        entry: &NewLedgerEntry<'_>,
-        change: &InboundChange,
-        now: OffsetDateTime,
-    ) -> Result<InboundApplied, StoreError> {
-        if let Some(applied) = dispatch!(self, s => s.apply_inbound(entry, change, now).await)? {
-            return Ok(applied);
-        }
-        // A change kind newer than this crate: the trait's three steps, each conditional.
-        if let LedgerInsert::Exists { processed: true } = self.ledger_insert(entry).await? {
-            return Ok(InboundApplied::Duplicate);
-        }
-        let applied = clerk_sync_core::store::apply_change(self, change, now).await?;
-        if let Some(outcome) = applied.ledger_outcome() {
-            self.ledger_mark_processed(entry.svix_id, outcome, None, now)
-                .await?;
-        }
-        Ok(applied)
+    async fn latest_run(&self, kind: &str) -> Result<Option<SyncRun>, StoreError> {
+        dispatch!(self, s => s.latest_run(kind).await)
     }
-}
-
-// ----- helpers shared by the dialects -----
-
-/// `apply_batch` input after dropping records superseded within the batch itself.
-///
-/// Two records for one clerk id in one bulk statement would make the statement touch a row
-/// twice (an error on PostgreSQL); only the newest can win anyway, so the others count as
-/// unchanged.
-pub(crate) struct BatchPlan<'a> {
-    pub(crate) records: Vec<&'a ClerkUserRecord>,
-    pub(crate) superseded: u64,
-}
-
-impl<'a> BatchPlan<'a> {
-    pub(crate) fn new(records: &'a [ClerkUserRecord]) -> Self {
-        let mut newest: HashMap<&str, usize> = HashMap::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            newest
-                .entry(r.clerk_id.as_str())
-                .and_modify(|best| {
-                    if records[*best].clerk_updated_at < r.clerk_updated_at {
-                        *best = i;
-                    }
-                })
-                .or_insert(i);
-        }
-        let kept: Vec<&ClerkUserRecord> = records
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| newest.get(r.clerk_id.as_str()) == Some(i))
-            .map(|(_, r)| r)
-            .collect();
-        BatchPlan {
-            superseded: (records.len() - kept.len()) as u64,
-            records: kept,
-        }
-    }
-
-    /// The distinct `link_email`s of the batch.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn link_emails(&self) -> Vec<&'a str> {
-        let mut emails: Vec<&str> = self
-            .records
-            .iter()
-            .filter_map(|r| r.link_email.as_deref())
-            .collect();
-        emails.sort_unstable();
-        emails.dedup();
-        emails
-    }
-}
-
-/// Add one upsert's outcome to a batch tally.
-pub(crate) fn count(outcome: &mut BatchOutcome, one: UpsertOutcome) {
-    match one {
-        UpsertOutcome::Inserted => outcome.inserted += 1,
-        UpsertOutcome::Updated | UpsertOutcome::Linked => outcome.updated += 1,
-        _ => outcome.unchanged += 1,
-    }
-}
-
-/// Counts by state; one pass, portable (`COUNT` is BIGINT everywhere).
-pub(crate) const COUNT_BY_STATUS: &str = "SELECT \
-     COUNT(CASE WHEN deleted_at IS NULL AND sync_status = 'synced' THEN 1 END), \
-     COUNT(CASE WHEN deleted_at IS NULL AND sync_status = 'pending' THEN 1 END), \
-     COUNT(CASE WHEN deleted_at IS NULL AND sync_status = 'failed' THEN 1 END), \
-     COUNT(deleted_at) FROM clerk_users";
-
-pub(crate) fn status_counts(synced: i64, pending: i64, failed: i64, deleted: i64) -> StatusCounts {
-    let mut c = StatusCounts::default();
-    c.synced = synced as u64;
-    c.pending = pending as u64;
-    c.failed = failed as u64;
-    c.deleted = deleted as u64;
-    c
-}
-
-/// `NotFound` when a targeted write touched nothing.
-pub(crate) fn found(rows: u64, what: &'static str) -> Result<(), StoreError> {
-    if rows == 0 {
-        Err(StoreError::NotFound { what })
-    } else {
-        Ok(())
-    }
-}
-
-/// A `LocalChange` kind newer than this crate.
-pub(crate) fn unsupported_change() -> StoreError {
-    StoreError::Backend("this kind of local change is not supported by clerk-sync-sqlx".into())
 }

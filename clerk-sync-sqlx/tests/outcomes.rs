@@ -1,15 +1,16 @@
 //! The outcome each conditional write reports, per dialect.
 //!
-//! Each dialect learns "inserted / updated / untouched" differently (PostgreSQL from `xmax`,
-//! MySQL from affected rows and the insert id under `CLIENT_FOUND_ROWS`, SQLite from
-//! `changes()`), so every outcome is checked on every database, including through the bulk
-//! path and the one-statement `apply_inbound`.
+//! Each dialect learns "inserted / updated / untouched" its own way (PostgreSQL from `xmax` in
+//! one statement, MySQL's procedure from affected rows and the insert id under
+//! `CLIENT_FOUND_ROWS`, the shared transactions from the row they lock, the bulk upsert from
+//! affected rows), so every outcome is checked on every database, including through the bulk
+//! path and the one-round-trip `apply_inbound`.
 
 mod support;
 
 use clerk_sync_core::store::{
-    BatchOutcome, ClerkUserRecord, InboundApplied, InboundChange, LedgerStore, NewLedgerEntry,
-    SyncStore, Tombstone, TombstoneOutcome, UpsertOutcome, UserStore,
+    BatchOutcome, ClerkUserRecord, InboundApplied, InboundChange, InboundStore, LedgerStore,
+    NewLedgerEntry, Tombstone, TombstoneOutcome, UpsertOutcome, UserStore,
 };
 use clerk_sync_sqlx::SqlxStore;
 use support::Backend;
@@ -113,7 +114,8 @@ async fn outcomes(store: SqlxStore) {
     );
 
     // apply_inbound, the one-transaction path.
-    let entry = |id: &'static str| NewLedgerEntry::new(id, "user.updated", Some("i1"), t(13), "{}");
+    let entry =
+        |id: &'static str| NewLedgerEntry::new(id, "user.updated", Some("i1"), t(13), Some("{}"));
     let up = |v| InboundChange::Upsert(rec("i1", v));
     assert_eq!(
         store
@@ -155,17 +157,13 @@ async fn sqlite_outcomes() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(clerk_sync_postgres), ignore = "set CLERK_SYNC_TEST_POSTGRES_URL")]
 async fn postgres_outcomes() {
-    let Some(url) = support::url(Backend::Postgres, "postgres_outcomes") else {
-        return;
-    };
-    outcomes(support::fresh_pg(url).await).await;
+    outcomes(support::fresh_pg(support::url(Backend::Postgres)).await).await;
 }
 
 #[tokio::test]
+#[cfg_attr(not(clerk_sync_mysql), ignore = "set CLERK_SYNC_TEST_MYSQL_URL")]
 async fn mysql_outcomes() {
-    let Some(url) = support::url(Backend::MySql, "mysql_outcomes") else {
-        return;
-    };
-    outcomes(support::fresh_mysql(url).await).await;
+    outcomes(support::fresh_mysql(support::url(Backend::MySql)).await).await;
 }

@@ -2,8 +2,11 @@
 //! run in parallel without seeing each other's rows.
 //!
 //! PostgreSQL and MySQL/MariaDB come from `CLERK_SYNC_TEST_POSTGRES_URL` and
-//! `CLERK_SYNC_TEST_MYSQL_URL`. Unset (or unreachable) skips those tests with a message, except
-//! under `CI=true`, where it is a failure: CI must never pass by testing nothing.
+//! `CLERK_SYNC_TEST_MYSQL_URL`. The build script sets `cfg(clerk_sync_postgres)` /
+//! `cfg(clerk_sync_mysql)` when a URL is set (or under `CI=true`), and each database test
+//! carries `#[cfg_attr(not(clerk_sync_postgres), ignore = "...")]`, so without its URL it shows
+//! as ignored in the summary. Under `CI=true` a missing or unreachable URL fails the test: CI
+//! must never pass by testing nothing.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -31,25 +34,15 @@ impl Backend {
     }
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// The server URL for `backend`, or `None` (after saying why) when the tests should skip.
-pub fn url(backend: Backend, test: &str) -> Option<String> {
+/// The server URL for `backend`. Only tests that run with its cfg call this, so a missing
+/// URL here means `CI=true` without it: a failure.
+pub fn url(backend: Backend) -> String {
     match std::env::var(backend.env_var()) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if in_ci() => panic!(
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
             "{} is not set and CI=true: the {backend:?} tests must run in CI",
             backend.env_var()
         ),
-        _ => {
-            eprintln!(
-                "skipped {test}: {} is not set (see clerk-sync-sqlx/README.md to run it locally)",
-                backend.env_var()
-            );
-            None
-        }
     }
 }
 
@@ -197,8 +190,8 @@ pub async fn fresh_sqlite() -> SqlxStore {
 }
 
 /// A migrated store on a new SQLite file (WAL), under cargo's scratch directory for
-/// integration tests. File databases take the store's held-writer path, which an in-memory
-/// database (one connection, all of it) cannot.
+/// integration tests: a file database has every connection of the pool to itself, where the
+/// in-memory one shares a cache.
 pub async fn fresh_sqlite_file() -> SqlxStore {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clerk-sync-sqlite");
     std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -215,7 +208,7 @@ pub async fn fresh_sqlite_file() -> SqlxStore {
         }
     }
     let path = dir.join(format!("{}.db", unique_name()));
-    let store = SqlxStore::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+    let store = SqlxStore::connect(&format!("sqlite:{}", path.display()))
         .await
         .expect("sqlite file");
     store.migrate().await.expect("migrate");
@@ -240,6 +233,53 @@ pub async fn drop_mysql_database(url: &str, database: &str) {
         let _ = admin
             .execute(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS `{database}`"
+            )))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+/// A PostgreSQL URL for a new database whose default collation is ICU's English (`en`),
+/// which sorts `user_a` before `user_Z` and ignores case first: the kind of database where
+/// only the schema's `COLLATE "C"` keeps ids in byte order. Stale test databases are dropped
+/// on the way.
+pub async fn pg_icu_database_url(url: &str) -> (String, String) {
+    let mut admin = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| unreachable(Backend::Postgres, &e));
+    let stale: Vec<(String,)> = sqlx::query_as(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'clerk\\_sqlx\\_t\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("list databases");
+    for (name,) in stale {
+        if pid_is_dead(&name) {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+    let database = unique_name();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {database} TEMPLATE template0 LOCALE_PROVIDER icu \
+             ICU_LOCALE 'en' LOCALE 'C.UTF-8'"
+        )))
+        .await
+        .expect("create an ICU database");
+    let _ = admin.close().await;
+    (with_database(url, &database), database)
+}
+
+/// Drop a database made by [`pg_icu_database_url`].
+pub async fn drop_pg_database(url: &str, database: &str) {
+    if let Ok(mut admin) = sqlx::PgConnection::connect(url).await {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
             )))
             .await;
         let _ = admin.close().await;
