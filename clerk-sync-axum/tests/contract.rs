@@ -72,3 +72,132 @@ mod memory_store {
 async fn run_all_passes_on_memory() {
     clerk_sync_testing::contract::run_all(memory).await;
 }
+
+// ----- SQLite and PostgreSQL, through clerk-sync-sqlx -----
+
+mod sql {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use clerk_sync_sqlx::SqlxStore;
+    use clerk_sync_testing::contract::ContractContext;
+
+    /// Every schema made here starts with this and the process id, so that a later run can
+    /// drop what a crashed run left behind.
+    const PREFIX: &str = "clerk_axum_t_";
+
+    /// A new in-memory SQLite database, migrated.
+    pub(super) async fn sqlite() -> ContractContext {
+        let store = SqlxStore::connect("sqlite::memory:")
+            .await
+            .expect("SQLite in memory");
+        store.migrate().await.expect("migrate");
+        super::serve(Arc::new(store)).await
+    }
+
+    /// A new schema on the PostgreSQL server of `CLERK_SYNC_TEST_POSTGRES_URL`, migrated,
+    /// dropped when the context is.
+    #[cfg_attr(not(clerk_sync_postgres), allow(dead_code))]
+    pub(super) async fn postgres() -> ContractContext {
+        let url = match std::env::var("CLERK_SYNC_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => panic!(
+                "CLERK_SYNC_TEST_POSTGRES_URL is not set and CI=true: these tests must run in CI"
+            ),
+        };
+        let schema = new_schema(&url).await;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let schema_url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+        let store = SqlxStore::connect(&schema_url)
+            .await
+            .expect("PostgreSQL answers");
+        store.migrate().await.expect("migrate");
+        super::serve(Arc::new(store))
+            .await
+            .keep_alive(DropSchema { url, schema })
+    }
+
+    async fn new_schema(url: &str) -> String {
+        use clerk_sync_sqlx::sqlx::{self, Connection, Executor};
+
+        let mut admin = sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
+            panic!("CLERK_SYNC_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {e}")
+        });
+        let stale: Vec<(String,)> = sqlx::query_as(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'clerk\\_axum\\_t\\_%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .expect("list schemas");
+        for (name,) in stale {
+            let pid = name
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            let dead = pid.is_some_and(|pid| {
+                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+            if dead {
+                let _ = admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA IF EXISTS {name} CASCADE"
+                    )))
+                    .await;
+            }
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let schema = format!(
+            "{PREFIX}{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .expect("create schema");
+        let _ = admin.close().await;
+        schema
+    }
+
+    /// Drops the test's schema when the context goes: on a thread of its own, since drop
+    /// cannot await.
+    struct DropSchema {
+        url: String,
+        schema: String,
+    }
+
+    impl Drop for DropSchema {
+        fn drop(&mut self) {
+            use clerk_sync_sqlx::sqlx::{self, Connection, Executor};
+
+            let (url, schema) = (self.url.clone(), self.schema.clone());
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let mut admin = sqlx::PgConnection::connect(&url).await.ok()?;
+                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    admin.execute(sqlx::AssertSqlSafe(sql)).await.ok()?;
+                    admin.close().await.ok()
+                })
+            });
+            let _ = dropped.join();
+        }
+    }
+}
+
+mod sqlite {
+    clerk_sync_testing::http_contract_tests!(super::sql::sqlite);
+}
+
+mod postgres {
+    clerk_sync_testing::http_contract_tests!(
+        super::sql::postgres,
+        #[cfg_attr(
+            not(clerk_sync_postgres),
+            ignore = "set CLERK_SYNC_TEST_POSTGRES_URL to run the contract suite on PostgreSQL"
+        )]
+    );
+}
