@@ -229,7 +229,8 @@ struct Contender {
     run: Box<dyn Fn(u64) -> Round>,
 }
 
-/// Runs the contenders alternately, `rounds` times, and prints their median throughput, the
+/// Runs the contenders alternately, `rounds` times, each round starting with the next
+/// contender, and prints their median throughput, the
 /// ratio of each to the first, and whether the second meets `target`.
 fn interleaved(
     runtime: &tokio::runtime::Runtime,
@@ -240,9 +241,12 @@ fn interleaved(
     let rounds = env_number("BENCH_ROUNDS", 7);
     let count = env_number("BENCH_REQUESTS", 2_000);
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
-    for _ in 0..rounds {
-        for (i, contender) in contenders.iter().enumerate() {
-            let (done, took) = runtime.block_on((contender.run)(count));
+    for round in 0..rounds as usize {
+        // Each round starts with the next contender, so that none always runs right after
+        // the same other (whose writes the database may still be flushing).
+        for k in 0..contenders.len() {
+            let i = (round + k) % contenders.len();
+            let (done, took) = runtime.block_on((contenders[i].run)(count));
             rates[i].push(done as f64 / took.as_secs_f64());
         }
     }
