@@ -59,6 +59,7 @@
 
 mod admin;
 mod rejection;
+mod request_id;
 mod response;
 mod routes;
 mod session;

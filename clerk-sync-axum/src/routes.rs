@@ -6,15 +6,11 @@
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, Path, RawQuery, Request, State};
-use axum::http::HeaderValue;
 use axum::routing::{get, post};
 use clerk_sync_core::http::{ADMIN_BODY_LIMIT, ApiError};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
+use crate::request_id::RequestIdLayer;
 use crate::response::{SessionHeaders, header_text, read_body};
-
-const X_REQUEST_ID: &str = "x-request-id";
 use crate::{AdminAccess, ClerkResponse, ClerkState};
 
 /// The path Clerk delivers webhooks to.
@@ -27,7 +23,8 @@ pub const WEBHOOK_PATH: &str = "/api/webhooks/clerk";
 ///
 /// - **`X-Request-ID`** on every response, including rejections and 404s: the request's own
 ///   `X-Request-ID` when it has one (up to 128 letters, digits and `-_.:`; any other is
-///   replaced), otherwise a new UUID (v4), which handlers also see in the request's headers;
+///   replaced), otherwise a new one in UUID form, which handlers also see in the request's
+///   headers;
 /// - a `tracing` span per request with the method, the route template (never the raw path
 ///   or query) and the request id;
 /// - JSON errors for paths no route serves (404 `not_found`) and methods a route does not
@@ -67,58 +64,17 @@ pub fn router(state: impl Into<ClerkState>) -> Router {
 }
 
 /// Add what [`router`] adds around its routes to a router of your own: `X-Request-ID` on
-/// every response (kept from the request or generated) and a `tracing` span per request.
+/// every response (kept from the request when it is a short plain id, else a new one in UUID
+/// form) and a `tracing` span per request.
 ///
 /// The span carries the method, the route template (`/api/admin/users/{id}`) and the request
-/// id, never a query string, a header or a body.
+/// id, never a query string, a header or a body. Handlers see the id in the request's
+/// `X-Request-ID` header.
 pub fn with_request_id<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    // Layers run outside in: a caller's unusable id is dropped, the id is set, the span sees
-    // it, and the response gets it last, so even a response produced by a layer in between
-    // carries it.
-    router
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(make_span))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unusable_request_id))
-}
-
-/// The longest caller-chosen request id kept.
-const REQUEST_ID_MAX: usize = 128;
-
-/// A caller's `X-Request-ID` is echoed in the response and written to every log line of the
-/// request, so only a short id of letters, digits and `-_.:` is kept; any other is replaced
-/// by a new one (a log line must not be forged or flooded through it).
-async fn drop_unusable_request_id(mut request: Request) -> Request {
-    let usable = |value: &HeaderValue| {
-        let bytes = value.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= REQUEST_ID_MAX
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-    };
-    let headers = request.headers_mut();
-    let all: Vec<&HeaderValue> = headers.get_all(X_REQUEST_ID).iter().collect();
-    if !(all.len() == 1 && usable(all[0])) {
-        headers.remove(X_REQUEST_ID);
-    }
-    request
-}
-
-fn make_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", axum::extract::MatchedPath::as_str);
-    let request_id = request
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!("http", method = %request.method(), route, request_id)
+    router.layer(RequestIdLayer)
 }
 
 /// `POST /api/webhooks/clerk`: verify, apply, acknowledge.
