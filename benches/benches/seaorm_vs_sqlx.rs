@@ -1,6 +1,10 @@
 //! Inbound apply throughput through `SyncEngine::process_webhook`, the sea-orm store against
 //! the sqlx store, on the same database in the same run.
 //!
+//! The sea-orm store runs the sqlx store on its connection's pool, so the two should be level:
+//! this measures what the layer costs (one more boxed future per call, through the delegating
+//! impls), against a target of at most 1.5x.
+//!
 //! ```text
 //! CLERK_SYNC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //! CLERK_SYNC_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
@@ -13,9 +17,9 @@
 //! Both stores work on the same tables of one private database (PostgreSQL, MySQL) or one
 //! SQLite file: the schema is shared by design. At concurrency `c` each store gets a pool of
 //! `c` connections (one store's pool at a time, so both fit in the server's connection limit)
-//! and the two take turns in windows of `BENCH_SECS` seconds (default 3), twice each, in
-//! alternating order so drift favours neither; figures are events per second over both
-//! windows. A database whose URL variable is unset is skipped with a line saying so.
+//! and the two take turns in windows of `BENCH_SECS` seconds (default 3), twice each per round
+//! (sqlx, sea-orm, sea-orm, sqlx), so drift favours neither, for `BENCH_ROUNDS` rounds (default
+//! 1; more on a busy host); figures are events per second over all windows. A database whose URL variable is unset is skipped with a line saying so.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +61,14 @@ impl Db {
             Db::Sqlite => "",
         }
     }
+}
+
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn window() -> Duration {
@@ -139,9 +151,11 @@ async fn seaorm_store(db: Db, url: &str, connections: u32) -> SeaOrmStore {
     let store = if db == Db::Sqlite {
         SeaOrmStore::connect(url).await.expect("sea-orm sqlite")
     } else {
+        // The application's own sea-orm pool, shared with the store: the usual way in.
         let mut opts = ConnectOptions::new(url);
         opts.max_connections(connections).sqlx_logging(false);
-        SeaOrmStore::connect_with(opts).await.expect("sea-orm pool")
+        let conn = Database::connect(opts).await.expect("sea-orm pool");
+        SeaOrmStore::new(conn).expect("a sqlx-backed connection")
     };
     store.migrate().await.expect("sea-orm migrate");
     store
@@ -261,8 +275,9 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         println!(
-            "inbound apply through SyncEngine::process_webhook, events/s ({} s windows, twice per store)",
-            window().as_secs_f64()
+            "inbound apply through SyncEngine::process_webhook, events/s ({} s windows, {} per store)",
+            window().as_secs_f64(),
+            2 * rounds()
         );
         println!();
         println!("| database | concurrency | sqlx store | sea-orm store | sqlx / sea-orm |");
@@ -277,12 +292,12 @@ fn main() {
             // table); the windows then reconnect with a pool of `c` connections, one store at
             // a time, so the two pools never compete for the server's connection limit.
             sqlx_store(db, &url, 2).await.close().await;
-            let _ = seaorm_store(db, &url, 2).await.connection().clone().close().await;
+            seaorm_store(db, &url, 2).await.close().await;
             for c in CONCURRENCY {
                 let pool = c as u32;
                 let (mut sqlx_n, mut sqlx_t, mut sea_n, mut sea_t) =
                     (0, Duration::ZERO, 0, Duration::ZERO);
-                for first_sqlx in [true, false] {
+                for first_sqlx in (0..rounds()).flat_map(|_| [true, false]) {
                     for is_sqlx in [first_sqlx, !first_sqlx] {
                         if is_sqlx {
                             let engine =
@@ -299,7 +314,7 @@ fn main() {
                             let (n, t) = throughput(&engine, &events, c).await;
                             sea_n += n;
                             sea_t += t;
-                            let _ = engine.store().connection().clone().close().await;
+                            engine.store().close().await;
                         }
                     }
                 }

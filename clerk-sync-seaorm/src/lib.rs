@@ -1,18 +1,14 @@
-//! The clerk-sync store on sea-orm 2.0.
+//! clerk-sync for sea-orm 2.0 applications: entities, a migrator, and the clerk-sync-sqlx
+//! store on the connection's own pool.
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
-mod batch;
-mod convert;
 pub mod entity;
 mod error;
-mod inbound_pg;
-mod ledger;
 pub mod migration;
-mod outbox;
-mod sql;
 mod store;
-mod users;
 
+pub use clerk_sync_sqlx;
 pub use migration::Migrator;
 pub use sea_orm;
 pub use sea_orm_migration;

@@ -131,6 +131,24 @@ async fn outcomes(store: SqlxStore) {
             .unwrap(),
         InboundApplied::Duplicate
     );
+    // A processed svix id writes nothing, even if the change it carries now is newer.
+    assert_eq!(
+        store
+            .apply_inbound(&entry("m1"), &up(7), t(14))
+            .await
+            .unwrap(),
+        InboundApplied::Duplicate
+    );
+    assert_eq!(
+        store
+            .get_user("i1")
+            .await
+            .unwrap()
+            .unwrap()
+            .clerk_updated_at,
+        Some(1),
+        "a duplicate changed the row"
+    );
     assert_eq!(
         store
             .apply_inbound(&entry("m2"), &up(2), t(15))

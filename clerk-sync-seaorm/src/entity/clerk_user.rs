@@ -11,10 +11,12 @@ pub struct Model {
     /// Local primary key.
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// Clerk user id; `None` for a row created locally and not yet confirmed by Clerk.
-    #[sea_orm(unique)]
+    /// Clerk user id; `None` for a row created locally and not yet confirmed by Clerk. Compared
+    /// in byte order (`COLLATE "C"`, `utf8mb4_bin`).
+    #[sea_orm(unique, column_type = "String(StringLen::N(255))")]
     pub clerk_id: Option<String>,
     /// Primary email address (indexed, not unique).
+    #[sea_orm(column_type = "String(StringLen::N(320))")]
     pub email: Option<String>,
     /// Given name.
     #[sea_orm(column_type = "Text")]
@@ -32,14 +34,17 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub external_id: Option<String>,
     /// Clerk `public_metadata`.
+    #[sea_orm(column_type = "JsonBinary")]
     pub public_metadata: Option<Json>,
     /// The Clerk user object as last applied.
+    #[sea_orm(column_type = "JsonBinary")]
     pub raw_json: Option<Json>,
     /// The version: Clerk `updated_at` in Unix milliseconds.
     pub clerk_updated_at: Option<i64>,
     /// Tombstone: set when Clerk deleted the user; terminal.
     pub deleted_at: Option<TimeDateTimeWithTimeZone>,
     /// `"synced"`, `"pending"` or `"failed"`.
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub sync_status: String,
     /// When a sync of this row was last attempted.
     pub last_sync_attempt: Option<TimeDateTimeWithTimeZone>,

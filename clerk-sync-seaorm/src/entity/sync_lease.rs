@@ -8,9 +8,14 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "clerk_sync_leases")]
 pub struct Model {
     /// Lease name, e.g. `"reconcile"`.
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(255))"
+    )]
     pub name: String,
     /// Who holds it.
+    #[sea_orm(column_type = "String(StringLen::N(255))")]
     pub holder: String,
     /// When it expires; after that anyone may take it over.
     pub expires_at: TimeDateTimeWithTimeZone,
