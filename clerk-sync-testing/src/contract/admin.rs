@@ -504,7 +504,7 @@ pub async fn admin_reconcile_while_running_is_409(ctx: &ContractContext) {
     fake.fail_next(
         1,
         Route::get("/v1/users"),
-        Fault::Latency(Duration::from_millis(1500)),
+        Fault::Latency(Duration::from_millis(2000)),
     );
 
     let first = {
@@ -512,8 +512,9 @@ pub async fn admin_reconcile_while_running_is_409(ctx: &ContractContext) {
         call.send()
     };
     let second = async {
-        // The first run holds the lease once it lists Clerk's users.
-        for _ in 0..100 {
+        // The first run holds the lease once it lists Clerk's users (waited for up to 10 s:
+        // a loaded machine can be slow to get there).
+        for _ in 0..1000 {
             if !fake.requests_to("GET", "/v1/users").is_empty() {
                 break;
             }
