@@ -72,6 +72,8 @@
 mod body;
 mod clerk_error;
 mod conn;
+#[cfg(feature = "contract")]
+pub mod contract;
 mod error;
 mod faults;
 mod handlers;

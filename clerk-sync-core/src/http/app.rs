@@ -17,6 +17,10 @@ use crate::webhook::WebhookHeaders;
 /// The largest webhook body accepted by default: 1 MiB. Clerk's user objects are a few kB.
 pub const DEFAULT_WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The largest JSON body the admin API reads (`POST`/`PATCH` of a user or an invitation):
+/// 64 KiB, far above any profile, far below what would tie up memory. Larger bodies get 413.
+pub const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
 /// Renders the metrics page (Prometheus' text format), e.g. a
 /// `metrics_exporter_prometheus::PrometheusHandle::render`.
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
@@ -167,7 +171,7 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     pub fn check_admin(&self, authorization: Option<&str>) -> Result<(), ApiError> {
         match &self.admin_key {
             Some(key) => key.check(authorization),
-            None => Err(ApiError::not_found("route")),
+            None => Err(ApiError::route_not_found()),
         }
     }
 
@@ -227,8 +231,8 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     ///
     /// # Errors
     ///
-    /// 400 for a body that is not that JSON; 422 for invalid fields; 503 when the store is
-    /// down.
+    /// 400 for a body that is not that JSON; 413 over [`ADMIN_BODY_LIMIT`]; 422 for invalid
+    /// fields; 503 when the store is down.
     pub async fn admin_create_user(&self, body: &[u8]) -> Result<HttpResponse, ApiError> {
         let body: UserBody = parse_body(body)?;
         let queued = self.engine.create_local_user(profile(body)).await?;
@@ -342,14 +346,15 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
     pub fn metrics(&self) -> HttpResponse {
         match &self.metrics {
             Some(render) => HttpResponse::text(200, "text/plain; version=0.0.4", render()),
-            None => ApiError::not_found("route").into_response(),
+            None => ApiError::route_not_found().into_response(),
         }
     }
 
     /// `GET /admin`: the sync dashboard (a static page; it asks for the admin key and calls
-    /// the admin API with it).
+    /// the admin API with it), with a Content-Security-Policy that lets only its own inline
+    /// script and style run, and forbids framing it.
     pub fn dashboard(&self) -> HttpResponse {
-        HttpResponse::html(200, super::DASHBOARD_HTML)
+        super::dashboard::page()
     }
 
     /// The row named by a path segment: a Clerk id, or a local id in digits.
@@ -454,7 +459,8 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
         found.ok_or_else(|| ApiError::not_found("user"))
     }
 
-    /// `GET /api/me`: the signed-in user's row.
+    /// `GET /api/me`: the signed-in user's row, without `raw_json`: that is Clerk's whole user
+    /// object, `private_metadata` among it, which is never meant for the user's browser.
     ///
     /// # Errors
     ///
@@ -469,7 +475,7 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
             .await?
             .ok_or_else(ApiError::missing_token)?;
         let user = self.current_user(&claims).await?;
-        Ok(HttpResponse::json(200, &user))
+        Ok(HttpResponse::json(200, &SignedInUser::of(&user)))
     }
 
     async fn local_user(&self, clerk_id: &str) -> Result<Option<LocalUser>, ApiError> {
@@ -523,11 +529,66 @@ pub fn require_org_permission(
     }
 }
 
+/// A row as `/api/me` shows it to the signed-in user: every field but `raw_json`. Fields are
+/// listed, not copied wholesale, so a field added to [`LocalUser`] later is not shown to
+/// browsers until someone decides it should be.
+#[cfg(feature = "jwt")]
+#[derive(Serialize)]
+struct SignedInUser<'a> {
+    id: i64,
+    clerk_id: Option<&'a str>,
+    email: Option<&'a str>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    username: Option<&'a str>,
+    image_url: Option<&'a str>,
+    external_id: Option<&'a str>,
+    public_metadata: Option<&'a serde_json::Value>,
+    clerk_updated_at: Option<i64>,
+    sync_status: crate::store::SyncStatus,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_sync_attempt: Option<time::OffsetDateTime>,
+    sync_error: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    deleted_at: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+}
+
+#[cfg(feature = "jwt")]
+impl<'a> SignedInUser<'a> {
+    fn of(user: &'a LocalUser) -> Self {
+        SignedInUser {
+            id: user.id,
+            clerk_id: user.clerk_id.as_deref(),
+            email: user.email.as_deref(),
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+            username: user.username.as_deref(),
+            image_url: user.image_url.as_deref(),
+            external_id: user.external_id.as_deref(),
+            public_metadata: user.public_metadata.as_ref(),
+            clerk_updated_at: user.clerk_updated_at,
+            sync_status: user.sync_status,
+            last_sync_attempt: user.last_sync_attempt,
+            sync_error: user.sync_error.as_deref(),
+            deleted_at: user.deleted_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
 fn outcome_str(outcome: ProcessOutcome) -> &'static str {
     outcome.as_str()
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > ADMIN_BODY_LIMIT {
+        return Err(ApiError::payload_too_large(ADMIN_BODY_LIMIT));
+    }
     // serde's message would quote the value; say where instead.
     serde_json::from_slice(body).map_err(|error| {
         let shape = crate::event::JsonShapeError::from(error);

@@ -85,6 +85,36 @@ impl ApiError {
         )
     }
 
+    /// 400: the request body could not be read to its end (the client went away, or sent a
+    /// malformed chunked body). Adapters answer this when their body stream fails.
+    pub fn unreadable_body() -> Self {
+        ApiError::new(400, "unreadable_body", "the request body could not be read")
+    }
+
+    /// 400: header `name` is not text (it carries bytes outside visible ASCII and UTF-8).
+    /// The value is never quoted back.
+    pub fn invalid_header(name: &str) -> Self {
+        ApiError::new(
+            400,
+            "invalid_header",
+            format!("the `{name}` header is not valid text"),
+        )
+    }
+
+    /// 404 for a path no route serves.
+    pub fn route_not_found() -> Self {
+        ApiError::not_found("route")
+    }
+
+    /// 405: the path exists but not for this method.
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(
+            405,
+            "method_not_allowed",
+            "this route does not take that method",
+        )
+    }
+
     /// 401 for a request with no session token.
     pub fn missing_token() -> Self {
         let mut error = ApiError::new(401, "missing_token", "a session token is required");

@@ -31,15 +31,18 @@
 
 mod admin;
 mod app;
+mod dashboard;
 mod error;
 mod query;
 mod response;
+#[cfg(test)]
+mod tests;
 
 pub use admin::{
     AdminKey, CountsView, EventList, EventView, InvitationBody, Revived, RunList, UserBody,
     UserPage,
 };
-pub use app::{ClerkHttp, DEFAULT_WEBHOOK_BODY_LIMIT, MetricsRenderer};
+pub use app::{ADMIN_BODY_LIMIT, ClerkHttp, DEFAULT_WEBHOOK_BODY_LIMIT, MetricsRenderer};
 #[cfg(feature = "jwt")]
 pub use app::{require_org_permission, require_org_role};
 pub use error::{ApiError, RETRY_AFTER_SECS, WWW_AUTHENTICATE_ADMIN, WWW_AUTHENTICATE_TOKEN};
