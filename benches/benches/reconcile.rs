@@ -193,7 +193,10 @@ async fn ours(db: Db, clerk: &ChildClerk, users: usize) -> Option<Duration> {
         .await
         .expect("reconcile");
     let elapsed = started.elapsed();
-    assert_eq!(report.created as usize, users, "every user created: {report:?}");
+    assert_eq!(
+        report.created as usize, users,
+        "every user created: {report:?}"
+    );
     cleanup.run(store).await;
     Some(elapsed)
 }

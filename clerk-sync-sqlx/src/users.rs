@@ -450,7 +450,10 @@ where
         // Records that rewrite a row at the same version take a statement whose guard says so.
         let (rewrite, newer): (Vec<_>, Vec<_>) =
             bulk.into_iter().partition(|(r, _)| r.rewrite_same_version);
-        for (records, tail) in [(newer, DB::BULK_UPSERT_TAIL), (rewrite, DB::BULK_REWRITE_TAIL)] {
+        for (records, tail) in [
+            (newer, DB::BULK_UPSERT_TAIL),
+            (rewrite, DB::BULK_REWRITE_TAIL),
+        ] {
             for chunk in records.chunks(BATCH_CHUNK) {
                 let (inserted, updated) =
                     retry!(rerun, self.bulk_upsert(chunk, tail, now).await).map_err(map_sqlx)?;
