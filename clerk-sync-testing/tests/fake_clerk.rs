@@ -261,7 +261,8 @@ async fn listing_orders_filters_and_pages() {
         .get("/v1/users?external_id=ext-0&external_id=ext-2")
         .await;
     assert_eq!(page_ids(&page), [id(2), id(0)]);
-    let (_, count) = wire.get("/v1/users/count?query=AL").await;
+    // Case-insensitive, and long enough that no random id can contain it.
+    let (_, count) = wire.get("/v1/users/count?query=ALICE@").await;
     assert_eq!(count["total_count"], 1);
 }
 
