@@ -1,8 +1,10 @@
 //! The outbound worker's throughput against its physical limit: 2,000 queued creates pushed to
 //! FakeClerk with the client's limiter set to 200 requests per second.
 //!
-//! Baseline: the configured rate itself (2,000 requests at 200/s take 10 s at best); FakeClerk
-//! enforces the same budget and answers 429 past it, so any overrun shows.
+//! Baseline: the configured rate itself, the physical limit. A sliding window of 200 requests
+//! per second lets the first 200 go at once and then 200 a second, so 2,000 requests take 9 s at
+//! the very best; FakeClerk enforces the same budget and answers 429 past it, so any overrun
+//! shows.
 //!
 //! Target (issue 16): the worker sustains at least 90% of the configured rate with zero 429s.
 //! Each sample prints the achieved rate, its ratio to the configured one and the 429 count.
@@ -82,13 +84,15 @@ fn outbound(c: &mut Criterion) {
     group.bench_function("2000_creates_at_200_per_s", |b| {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
+            // The least time the budget allows: one window's worth at once, then RATE a second.
+            let limit = (CREATES as f64 - f64::from(RATE)) / f64::from(RATE);
             for _ in 0..iterations {
                 let (elapsed, throttled) = runtime.block_on(push_all());
-                let rate = CREATES as f64 / elapsed.as_secs_f64();
                 println!(
-                    "outbound_worker: {rate:.1} requests/s = {:.3}x the configured {RATE}/s, \
-                     {throttled} answered 429",
-                    rate / f64::from(RATE)
+                    "outbound_worker: {CREATES} creates in {:.2} s, the budget's limit is \
+                     {limit:.2} s: {:.3}x the configured rate, {throttled} answered 429",
+                    elapsed.as_secs_f64(),
+                    limit / elapsed.as_secs_f64()
                 );
                 total += elapsed;
             }
