@@ -62,6 +62,10 @@ async fn run(command: Command) -> Result<(), ServiceError> {
         let store = Arc::new(clerk_sync_core::memory::MemoryStore::new());
         return service_common::run_command(&config, store, command).await;
     }
+    if let Command::Serve(_) = command {
+        // Before the database: a missing secret is a configuration error, not an outage.
+        config.webhook_verifier()?;
+    }
     let store = SqlxStore::connect(&config.database_url)
         .await
         .map_err(ServiceError::database)?;

@@ -697,7 +697,7 @@ mod tests {
         let line = error_line("CLERK_WEBHOOK_SECRET", "whsec_not*base64!");
         assert!(line.contains("whsec_"), "says what is expected: {line}");
         error_line("CLERK_WEBHOOK_SIGNING_SECRET", "plainpassword");
-        let two = parse(&[("CLERK_WEBHOOK_SECRET", &format!("{SECRET},oops"))])
+        let two = parse(&[("CLERK_WEBHOOK_SECRET", &format!("{SECRET},oops!"))])
             .unwrap_err()
             .to_string();
         assert!(two.contains("secret 2 of 2"), "{two}");
@@ -709,7 +709,7 @@ mod tests {
         );
         error_line("CLERK_JWT_KEY", "/nonexistent/key.pem");
         error_line("CLERK_JWKS_URL", "not a url");
-        error_line("ADMIN_API_KEY", "short");
+        error_line("ADMIN_API_KEY", "pw123");
         error_line("ADMIN_API_KEY", "has a space in the middle of it");
         error_line("BIND_ADDR", "localhost");
         error_line("BIND_ADDR", "127.0.0.1:99999");
@@ -718,8 +718,8 @@ mod tests {
         error_line("RECONCILE_INTERVAL", "0h");
         error_line("LOG_FORMAT", "yaml");
         error_line("CORS_ORIGINS", "*");
-        error_line("CORS_ORIGINS", "https://app.example.com/path");
-        error_line("CORS_ORIGINS", "app.example.com");
+        error_line("CORS_ORIGINS", "https://frontend.local/path");
+        error_line("CORS_ORIGINS", "frontend.local");
         error_line("RATE_LIMIT_WEBHOOK", "0");
         error_line("RATE_LIMIT_ADMIN", "fast");
     }
