@@ -384,8 +384,8 @@ fn print_users(users: &[LocalUser]) {
         .unwrap_or_else(|| "-".to_owned())
     };
     println!(
-        "{:>6}  {:<32}  {:<8}  {:<25}  {:<30}  {}",
-        "id", "clerk_id", "status", "last_sync_attempt", "email", "sync_error"
+        "{:>6}  {:<32}  {:<8}  {:<25}  {:<30}  sync_error",
+        "id", "clerk_id", "status", "last_sync_attempt", "email"
     );
     for user in users {
         let status = if user.deleted_at.is_some() {
