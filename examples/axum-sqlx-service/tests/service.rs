@@ -154,6 +154,94 @@ async fn a_fresh_machine_needs_no_configuration() {
     );
 }
 
+// ----- the one-shot commands -----
+
+/// `--help`, `migrate`, `reconcile --dry-run --json`, `backfill` (progress as plain lines
+/// when stderr is not a terminal), `users`, `resync`, `retry-failed`, against FakeClerk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_work_against_clerk() {
+    let fake = FakeClerk::start().await;
+    let ids = fake.seed_users(3);
+    let dir = TempDir::new("cli");
+    let env = fake_env(&fake, "sqlite:cli.db");
+    let run = |args: &[&str]| {
+        let (path, env) = (dir.path().to_owned(), env.clone());
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_once(&path, &env, &args)
+        })
+    };
+    // A report line: `kind  count ...`.
+    let has_line = |out: &str, kind: &str, count: &str| {
+        out.lines().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.len() >= 2 && words[0] == kind && words[1] == count
+        })
+    };
+
+    let (status, help, _) = run(&["--help"]).await.unwrap();
+    assert!(status.success());
+    for command in [
+        "serve",
+        "migrate",
+        "reconcile",
+        "backfill",
+        "resync",
+        "retry-failed",
+        "users",
+        "send-test-webhook",
+    ] {
+        assert!(help.contains(command), "{command} in --help:\n{help}");
+    }
+    assert!(help.contains("Usage: axum-sqlx-service"), "{help}");
+
+    let (status, out, err) = run(&["migrate"]).await.unwrap();
+    assert!(status.success(), "{out}{err}");
+    assert!(
+        out.contains("schema is up to date") && out.contains("SQLite file cli.db"),
+        "{out}"
+    );
+
+    let (status, out, err) = run(&["reconcile", "--dry-run", "--json"]).await.unwrap();
+    assert!(status.success(), "{err}");
+    let report: Value = serde_json::from_str(&out).expect("the report as JSON");
+    assert_eq!(
+        (report["created"].clone(), report["dry_run"].clone()),
+        (json!(3), json!(true))
+    );
+    let (_, out, _) = run(&["users"]).await.unwrap();
+    assert_eq!(out.trim(), "no users", "a dry run changed nothing");
+
+    let (status, out, err) = run(&["backfill"]).await.unwrap();
+    assert!(status.success(), "{err}");
+    assert!(has_line(&out, "created", "3"), "{out}");
+    assert!(
+        err.contains("backfill: listing Clerk users"),
+        "plain progress lines: {err}"
+    );
+
+    let (_, out, _) = run(&["users", "--json"]).await.unwrap();
+    let users: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(users.as_array().map(Vec::len), Some(3));
+
+    let resync = ids[0].as_str();
+    let (status, out, _) = run(&["resync", resync]).await.unwrap();
+    assert!(status.success());
+    assert!(out.starts_with(&format!("unchanged: {resync}")), "{out}");
+    let (status, _, err) = run(&["resync", "user_2NobodyKnowsThis"]).await.unwrap();
+    assert!(!status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let (status, out, _) = run(&["reconcile"]).await.unwrap();
+    assert!(status.success());
+    assert!(has_line(&out, "unchanged", "3"), "{out}");
+    let (status, out, _) = run(&["retry-failed"]).await.unwrap();
+    assert!(status.success() && out.starts_with("requeued 0"), "{out}");
+    let (status, out, _) = run(&["users", "--status", "failed"]).await.unwrap();
+    assert!(status.success() && out.trim() == "no users", "{out}");
+}
+
 // ----- bad configuration -----
 
 /// A bad value stops the start with one line naming the variable, a non-zero exit, and no

@@ -174,7 +174,9 @@ impl Config {
     ///
     /// A [`ConfigError`] naming the first variable that cannot be used.
     pub fn load() -> Result<Config, ConfigError> {
-        match dotenvy::dotenv() {
+        // `.env` of the working directory only: dotenvy's own search would also read one
+        // from a parent directory, which a service should never pick up by surprise.
+        match dotenvy::from_path(".env") {
             Ok(_) => {}
             Err(error) if error.not_found() => {}
             Err(dotenvy::Error::LineParse(_, index)) => {

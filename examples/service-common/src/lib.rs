@@ -88,6 +88,17 @@ pub async fn run_command(
     store: Arc<dyn SyncStore>,
     command: Command,
 ) -> Result<(), ServiceError> {
+    let needs_clerk = matches!(
+        command,
+        Command::Reconcile(_) | Command::Backfill(_) | Command::Resync(_)
+    );
+    if needs_clerk && !config.has_backend_api() {
+        return Err(ConfigError::Missing {
+            var: "CLERK_SECRET_KEY",
+            hint: "reconcile, backfill and resync call Clerk's Backend API with it",
+        }
+        .into());
+    }
     let engine = build_engine(config, store)?;
     match command {
         Command::Serve(_) => Err(ServiceError::Other(
