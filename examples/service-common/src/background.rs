@@ -182,3 +182,80 @@ async fn prune(engine: SyncEngine<dyn SyncStore>, shutdown: Shutdown) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use clerk_sync_core::memory::MemoryStore;
+    use clerk_sync_core::store::{RunLogStore as _, SyncStore, UserQuery, UserStore as _};
+    use clerk_sync_testing::{FakeClerk, SeedUser};
+
+    use super::*;
+
+    /// The scheduled reconcile runs one interval after the start (not at once), is logged
+    /// as triggered by the schedule, and every task stops promptly on shutdown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduled_reconcile_and_clean_stop() {
+        let fake = FakeClerk::start().await;
+        fake.seed_user(SeedUser::new("scheduled@example.com"))
+            .unwrap();
+        let mut config = Config::from_lookup(|name| match name {
+            "CLERK_SECRET_KEY" => Some(fake.secret_key().to_owned()),
+            "CLERK_API_URL" => Some(fake.base_url().to_owned()),
+            "CLERK_WEBHOOK_SECRET" => Some(fake.webhook_secret().to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        // Below the configuration's minimum, which only guards the environment.
+        config.reconcile_interval = Some(Duration::from_millis(700));
+        let store = Arc::new(MemoryStore::new());
+        let shared: Arc<dyn SyncStore> = store.clone();
+        let engine = crate::build_engine(&config, shared).unwrap();
+        let shutdown = Shutdown::new();
+        let background = Background::spawn(
+            &engine,
+            &config,
+            BackgroundOptions::default(),
+            None,
+            &shutdown,
+        );
+        assert_eq!(
+            background.names(),
+            ["outbound worker", "scheduled reconcile", "ledger pruning"]
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            store.recent_runs(10).await.unwrap().is_empty(),
+            "not at start"
+        );
+        let started = std::time::Instant::now();
+        let runs = loop {
+            let runs = store.recent_runs(10).await.unwrap();
+            if runs.iter().any(|r| r.finished_at.is_some()) {
+                break runs;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no scheduled run"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(runs[0].triggered_by, "schedule");
+        let users = store.list_users(&UserQuery::new(10)).await.unwrap();
+        assert!(
+            users
+                .iter()
+                .any(|u| u.email.as_deref() == Some("scheduled@example.com")),
+            "the reconcile applied Clerk's user"
+        );
+
+        shutdown.trigger();
+        let stopping = std::time::Instant::now();
+        background.join(Duration::from_secs(15)).await;
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "stopped promptly"
+        );
+    }
+}
