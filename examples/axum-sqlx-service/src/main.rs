@@ -135,9 +135,14 @@ fn app(http: ClerkHttp<dyn SyncStore>, config: &Config) -> Result<Router, Servic
         })),
         config.rate_limit_admin,
     )?;
-    let mut me = clerk_sync_axum::me_router().layer(axum::middleware::from_fn(|r, n| {
-        timeout(REQUEST_TIMEOUT, r, n)
-    }));
+    // The route's own 405 fallback first, so that the CORS layer wraps it too: a preflight
+    // (OPTIONS) reaches no handler, and the router-wide fallback set below would replace a
+    // default one without the layer.
+    let mut me = clerk_sync_axum::me_router()
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(|r, n| {
+            timeout(REQUEST_TIMEOUT, r, n)
+        }));
     if !config.cors_origins.is_empty() {
         me = me.layer(cors(&config.cors_origins)?);
     }
@@ -154,9 +159,7 @@ fn app(http: ClerkHttp<dyn SyncStore>, config: &Config) -> Result<Router, Servic
         .merge(me)
         .merge(rest)
         .fallback(|| async { ClerkResponse::from(ApiError::route_not_found()) })
-        .method_not_allowed_fallback(|| async {
-            ClerkResponse::from(ApiError::method_not_allowed())
-        })
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(
             TraceLayer::new_for_http()
                 // The request id layer's span (method, route template, request id) is the
@@ -217,6 +220,10 @@ fn too_many_requests(error: GovernorError) -> Response<Body> {
         // No peer address: served without connect info, a bug of this file.
         _ => ClerkResponse::from(ApiError::internal()).into_response(),
     }
+}
+
+async fn method_not_allowed() -> ClerkResponse {
+    ApiError::method_not_allowed().into()
 }
 
 /// CORS for the frontend's exact origins, with credentials: never a wildcard.

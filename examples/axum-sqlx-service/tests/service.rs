@@ -410,6 +410,64 @@ where
     out
 }
 
+/// `CORS_ORIGINS`: `/api/me` answers a preflight from a listed origin with that exact
+/// origin and credentials allowed, and nothing for any other origin; no other route gets
+/// CORS headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_exactly_the_configured_origins() {
+    let fake = FakeClerk::start().await;
+    let mut env = fake_env(&fake, "sqlite:cors.db");
+    env.push((
+        "CORS_ORIGINS",
+        "https://app.example.com, http://localhost:3000".to_owned(),
+    ));
+    let service = start(env, &["serve", "--no-outbound"]).await;
+    let http = client();
+    let preflight = |origin: &'static str, path: &'static str| {
+        http.request(reqwest::Method::OPTIONS, service.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com", "/api/me")
+        .await
+        .unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = allowed.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    let other = preflight("https://evil.example.net", "/api/me")
+        .await
+        .unwrap();
+    assert!(
+        !other.headers().contains_key("access-control-allow-origin"),
+        "no CORS for an unlisted origin"
+    );
+    let admin = preflight("https://app.example.com", "/api/admin/users")
+        .await
+        .unwrap();
+    assert!(
+        !admin.headers().contains_key("access-control-allow-origin"),
+        "the admin API is same-origin only"
+    );
+    let me = http
+        .get(service.url("/api/me"))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    assert_eq!(
+        me.headers()["access-control-allow-origin"],
+        "http://localhost:3000",
+        "a refusal is readable by the listed origin"
+    );
+}
+
 /// `LOG_FORMAT=json`: one JSON object per line, and the lines of a request carry its
 /// `X-Request-ID`; no secret or email is logged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
