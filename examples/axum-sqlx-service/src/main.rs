@@ -257,3 +257,42 @@ async fn timeout(limit: Duration, request: Request, next: Next) -> Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_request_is_a_json_503_with_retry_after() {
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route("/fast", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(|r, n| {
+                timeout(Duration::from_millis(50), r, n)
+            }));
+        let fast = app
+            .clone()
+            .oneshot(Request::get("/fast").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(fast.status(), 200);
+        let slow = app
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(slow.status(), 503);
+        assert!(slow.headers().contains_key("retry-after"));
+        let body = axum::body::to_bytes(slow.into_body(), 4096).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("\"error\":\"request_timeout\""), "{body}");
+    }
+}
