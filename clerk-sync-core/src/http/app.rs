@@ -435,8 +435,11 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
                 "session tokens cannot be verified: no key is configured",
             ));
         };
-        let claims = verifier.verify_shared(token).await?;
-        Ok(Some(claims))
+        let verified = verifier.verify_shared(token).await;
+        // The error's code is one of a fixed set, so the series count stays bounded.
+        let result = verified.as_ref().map_or_else(|e| e.code(), |_| "valid");
+        metrics::counter!("clerk_sync_jwt_verifications_total", "result" => result).increment(1);
+        Ok(Some(verified?))
     }
 
     /// The local row of the signed-in user, fetched from Clerk when missing here.

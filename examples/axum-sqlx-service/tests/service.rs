@@ -802,3 +802,100 @@ async fn two_replicas_converge_and_send_each_change_once() {
     drop((a, b));
     drop(schema);
 }
+
+// ----- metrics -----
+
+/// `/metrics` exports every name of ARCHITECTURE.md "Observability" once the service has
+/// done the work behind it: a webhook, a refused and an accepted session token (with the
+/// fallback fetch and the Backend API request it causes), a reconcile, and an outbound
+/// create pushed by the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_export_every_documented_name() {
+    let fake = FakeClerk::start().await;
+    let service = start(fake_env(&fake, "sqlite:metrics.db"), &["serve"]).await;
+    let http = client();
+
+    let delivery = sign_ups(&fake, "metrics", 1).remove(0);
+    assert_eq!(
+        deliver(&http, &service.url(WEBHOOK), &delivery).await,
+        Some(200)
+    );
+    let refused = http
+        .get(service.url("/api/me"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    // Known to Clerk, not yet here: the fallback fetch asks the Backend API.
+    let late = fake
+        .create_user_directly(SeedUser::new("late@example.com"))
+        .expect("a sign-up");
+    let _ = fake.take_webhooks();
+    let token = fake.session_token(clerk_sync_testing::SessionTokenOptions::new(
+        late.id.as_str(),
+    ));
+    let me = http
+        .get(service.url("/api/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    // One more whose webhook never came: the reconcile creates it.
+    fake.create_user_directly(SeedUser::new("missed@example.com"))
+        .expect("a sign-up");
+    let _ = fake.take_webhooks();
+    let reconcile = http
+        .post(service.url("/api/admin/sync-users"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reconcile.status().as_u16(), 200);
+    let created = http
+        .post(service.url("/api/admin/users"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"email": "outbound@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 202);
+
+    let expected = [
+        "clerk_sync_webhooks_total{",
+        "clerk_sync_webhook_apply_seconds",
+        "clerk_sync_fallback_fetches_total{",
+        "clerk_sync_reconcile_runs_total{",
+        "clerk_sync_reconcile_changes_total{",
+        "clerk_sync_outbound_total{",
+        "clerk_sync_outbox_due",
+        "clerk_sync_clerk_api_requests_total{",
+        "clerk_sync_jwt_verifications_total{result=\"token_malformed\"}",
+        "clerk_sync_jwt_verifications_total{result=\"valid\"}",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = http
+            .get(service.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let missing: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|name| !text.contains(name))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "missing from /metrics: {missing:?}\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
