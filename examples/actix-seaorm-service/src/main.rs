@@ -54,7 +54,10 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), ServiceError> {
     let config = Config::load()?;
-    service_common::init_logging(config.log_format, command.default_log_level());
+    // sea-orm-migration says "Applying migration ..." at `info` on every fresh database: the
+    // schema is the library's business, and a failed start must stay one line.
+    let filter = format!("{},sea_orm_migration=warn", command.default_log_level());
+    service_common::init_logging(config.log_format, &filter);
     if let Command::SendTestWebhook(_) = command {
         // Talks to the running service and opens no database: the command runner's store
         // is an empty in-memory one.
