@@ -8,34 +8,26 @@
 //! `axum-sqlx-service` does.
 #![forbid(unsafe_code)]
 
+mod middleware;
 mod rate_limit;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode, Uri};
-use actix_web::middleware::{Condition, Next, from_fn};
-use actix_web::{App, Error, HttpResponse, HttpServer, ResponseError, guard, web};
-use clerk_sync_actix::{ClerkError, ClerkState, RequestId};
-use clerk_sync_core::http::{ApiError, X_REQUEST_ID};
+use actix_web::http::{Method, Uri, header};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, Error, HttpServer, guard, web};
+use clerk_sync_actix::{ClerkState, RequestId};
 use clerk_sync_core::store::SyncStore;
 use clerk_sync_seaorm::SeaOrmStore;
+use middleware::{log_request, timeout};
 use rate_limit::{RateLimits, rate_limit};
 use service_common::{Cli, Command, Config, ServeArgs, ServiceError, Serving};
 
 const NAME: &str = env!("CARGO_PKG_NAME");
-
-/// Longest time for a request, but for the admin API: past it the answer is 503 with
-/// `Retry-After` (for a webhook, Svix delivers it again; nothing half-written stays).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The admin API's limit: `POST /api/admin/sync-users` runs a whole reconcile. Large tables
-/// are better reconciled by the schedule or the `reconcile` command.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn main() -> ExitCode {
     let cli = Cli::parse_for(NAME, env!("CARGO_PKG_VERSION"));
@@ -191,87 +183,4 @@ fn cors(origins: &[String]) -> Cors {
         .supports_credentials()
         .max_age(600)
         .block_on_origin_mismatch(false)
-}
-
-/// Answer 503 with `Retry-After` when the request takes longer than its limit. Dropping the
-/// handler rolls back an uncommitted transaction, and an unacknowledged webhook is delivered
-/// again, so a timeout loses nothing.
-///
-/// The answer is an error, rendered by actix-web: a response needs the `HttpRequest`, and a
-/// copy of it kept across the call would make actix-web's routing panic. So the error
-/// carries the request id itself.
-async fn timeout<B: MessageBody>(
-    request: ServiceRequest,
-    next: Next<B>,
-) -> Result<ServiceResponse<B>, Error> {
-    let limit = if request.path().starts_with("/api/admin/") {
-        ADMIN_TIMEOUT
-    } else {
-        REQUEST_TIMEOUT
-    };
-    let request_id = request.headers().get(X_REQUEST_ID).cloned();
-    match tokio::time::timeout(limit, next.call(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(limit_secs = limit.as_secs(), "request timed out");
-            let error = ClerkError::from(ApiError::unavailable(
-                "request_timeout",
-                "the request took too long; retry later",
-            ));
-            Err(TimedOut { error, request_id }.into())
-        }
-    }
-}
-
-/// A request past its time limit: core's 503 with `Retry-After`, and its `X-Request-ID`.
-#[derive(Debug)]
-struct TimedOut {
-    error: ClerkError,
-    request_id: Option<HeaderValue>,
-}
-
-impl std::fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl ResponseError for TimedOut {
-    fn status_code(&self) -> StatusCode {
-        self.error.status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = self.error.error_response();
-        if let Some(id) = &self.request_id {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(X_REQUEST_ID), id.clone());
-        }
-        response
-    }
-}
-
-/// One log line per request, with its status and latency, in the request's span (method,
-/// route template and request id; never the query string).
-async fn log_request<B: MessageBody>(
-    request: ServiceRequest,
-    next: Next<B>,
-) -> Result<ServiceResponse<B>, Error> {
-    let started = Instant::now();
-    let response = next.call(request).await;
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match &response {
-        Ok(response) => tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms,
-            "finished processing request"
-        ),
-        Err(error) => tracing::warn!(
-            status = error.as_response_error().status_code().as_u16(),
-            latency_ms,
-            "request failed"
-        ),
-    }
-    response
 }

@@ -138,3 +138,49 @@ fn set_limits(headers: &mut HeaderMap, limit: u32, remaining: u32) {
         HeaderValue::from(remaining),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_limited_route_has_its_limiter_with_a_burst_of_twice_the_rate() {
+        let shutdown = Shutdown::new();
+        let limits = RateLimits::new(3, 1, &shutdown).expect("limits");
+        let burst = |path| {
+            limits
+                .of(path)
+                .map(|limiter| limiter.check_key(&IpAddr::V4(Ipv4Addr::LOCALHOST)))
+                .map(|state| state.expect("within the burst").quota().burst_size().get())
+        };
+        assert_eq!(burst("/api/webhooks/clerk"), Some(6));
+        assert_eq!(burst("/api/admin/users"), Some(2));
+        for free in ["/api/me", "/health", "/metrics", "/admin", "/api/adminx"] {
+            assert_eq!(burst(free), None, "{free} is not limited");
+        }
+        // The admin burst of 2 is spent (one check above): one more, then refused.
+        let admin = limits.of("/api/admin/counts").expect("limited");
+        let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            admin
+                .check_key(&address)
+                .expect("2 of 2")
+                .remaining_burst_capacity(),
+            0
+        );
+        assert!(admin.check_key(&address).is_err(), "past the burst");
+        // Another address has its own budget.
+        assert!(
+            admin
+                .check_key(&IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+                .is_ok()
+        );
+        shutdown.trigger();
+    }
+
+    #[tokio::test]
+    async fn a_zero_rate_names_its_variable() {
+        let error = RateLimits::new(200, 0, &Shutdown::new()).expect_err("zero");
+        assert!(error.to_string().starts_with("RATE_LIMIT_ADMIN"), "{error}");
+    }
+}
