@@ -325,6 +325,152 @@ impl Drop for DropDatabase {
     }
 }
 
+// ----- PostgreSQL (the database outage test; copied from the axum service's support) -----
+
+/// `CLERK_SYNC_TEST_POSTGRES_URL`, or a panic under `CI=true`, or `None` (the test says it
+/// is skipped).
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("CLERK_SYNC_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CLERK_SYNC_TEST_POSTGRES_URL is not set and CI=true: {test} must run")
+        }
+        _ => {
+            eprintln!("{test} skipped: set CLERK_SYNC_TEST_POSTGRES_URL to run it");
+            None
+        }
+    }
+}
+
+/// Every schema or database made here starts with this and the process id, so that a later
+/// run can drop what a crashed run left behind.
+const PG_PREFIX: &str = "clerk_actsvc_t_";
+
+fn new_name() -> String {
+    format!(
+        "{PG_PREFIX}{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn stale(name: &str) -> bool {
+    let pid = name
+        .strip_prefix(PG_PREFIX)
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|pid| pid.parse::<u32>().ok());
+    pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
+}
+
+async fn admin_connection(url: &str) -> clerk_sync_sqlx::sqlx::PgConnection {
+    use clerk_sync_sqlx::sqlx::{Connection as _, PgConnection};
+    PgConnection::connect(url).await.unwrap_or_else(|e| {
+        panic!("CLERK_SYNC_TEST_POSTGRES_URL is set but PostgreSQL does not answer: {e}")
+    })
+}
+
+async fn execute(url: &str, sql: String) {
+    use clerk_sync_sqlx::sqlx::{self, Connection as _, Executor as _};
+    let mut admin = admin_connection(url).await;
+    admin
+        .execute(sqlx::AssertSqlSafe(sql))
+        .await
+        .expect("an admin statement");
+    let _ = admin.close().await;
+}
+
+/// A new database on the server (so that connections to it can be refused and cut, as in
+/// an outage), dropped with the guard.
+pub async fn new_pg_database(url: &str) -> (String, DropSchema) {
+    use clerk_sync_sqlx::sqlx::{self, Executor as _};
+    let mut admin = admin_connection(url).await;
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'clerk\\_actsvc\\_t\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("list databases");
+    for (name,) in names.into_iter().filter(|(n,)| stale(n)) {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await;
+    }
+    let name = new_name();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create database");
+    (
+        database_url(url, &name),
+        DropSchema {
+            url: url.to_owned(),
+            name,
+            database: true,
+        },
+    )
+}
+
+/// Refuse new connections to the database `name` and cut the open ones: the service's
+/// database is down until [`database_up`].
+pub async fn database_down(url: &str, name: &str) {
+    execute(
+        url,
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+    )
+    .await;
+    execute(
+        url,
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .await;
+}
+
+/// Accept connections to the database `name` again.
+pub async fn database_up(url: &str, name: &str) {
+    execute(
+        url,
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+    )
+    .await;
+}
+
+/// Drops a schema or database when dropped: on a thread of its own, since drop cannot await.
+pub struct DropSchema {
+    url: String,
+    pub name: String,
+    database: bool,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        use clerk_sync_sqlx::sqlx::{self, Connection as _, Executor as _};
+
+        let (url, name, database) = (self.url.clone(), self.name.clone(), self.database);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&url).await.ok()?;
+                let sql = if database {
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                } else {
+                    format!("DROP SCHEMA IF EXISTS {name} CASCADE")
+                };
+                admin.execute(sqlx::AssertSqlSafe(sql)).await.ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
 /// Post one signed delivery; the status, or `None` when no answer came.
 pub async fn deliver(
     client: &reqwest::Client,
