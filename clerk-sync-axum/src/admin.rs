@@ -3,7 +3,6 @@
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use clerk_sync_core::http::ApiError;
 
 use crate::{ClerkRejection, ClerkState};
 
@@ -36,15 +35,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = ClerkState::from_ref(state);
-        let authorization = parts
-            .headers
-            .get(AUTHORIZATION)
-            .map(|value| {
-                std::str::from_utf8(value.as_bytes())
-                    .map_err(|_| ApiError::invalid_header("authorization"))
-            })
-            .transpose()?;
-        state.http().check_admin(authorization)?;
+        state
+            .http()
+            .check_admin_header(parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes()))?;
         Ok(AdminAccess)
     }
 }

@@ -1,15 +1,11 @@
 //! Copying core's answers into axum responses, and reading request parts the way core wants
 //! them.
 
-use std::borrow::Cow;
-
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, COOKIE};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use clerk_sync_core::http::{ApiError, HttpResponse};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use clerk_sync_core::http::{ApiError, HttpResponse, SessionHeaders};
 
 /// Core's [`HttpResponse`] as an axum response: status, headers and body copied as they
 /// are, nothing added.
@@ -74,87 +70,34 @@ impl IntoResponse for ClerkResponse {
     }
 }
 
-/// The raw `Authorization` and `Cookie` values of a request, as core's session check takes
-/// them. Several `Cookie` headers (HTTP/2 may split them) are joined with `; `.
-pub(crate) struct SessionHeaders<'a> {
-    pub(crate) authorization: Option<&'a str>,
-    pub(crate) cookie: Option<Cow<'a, str>>,
-}
-
-impl<'a> SessionHeaders<'a> {
-    /// # Errors
-    ///
-    /// 400 when `Authorization` is present but not text: a credential we cannot read is not
-    /// the same as no credential, so it must not fall through to "signed out".
-    pub(crate) fn of(parts: &'a Parts) -> Result<Self, ApiError> {
-        Self::from_headers(&parts.headers)
-    }
-
-    pub(crate) fn from_headers(headers: &'a HeaderMap) -> Result<Self, ApiError> {
-        let authorization = headers
-            .get(AUTHORIZATION)
-            .map(|value| {
-                std::str::from_utf8(value.as_bytes())
-                    .map_err(|_| ApiError::invalid_header("authorization"))
-            })
-            .transpose()?;
-        // Other applications' cookies may hold any bytes; only `__session` matters here, so
-        // unreadable bytes are replaced rather than refused.
-        let mut cookies = headers
-            .get_all(COOKIE)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()));
-        let cookie = match (cookies.next(), cookies.next()) {
-            (None, _) => None,
-            (Some(one), None) => Some(one),
-            (Some(first), Some(second)) => {
-                let mut joined = format!("{first}; {second}");
-                for more in cookies {
-                    joined.push_str("; ");
-                    joined.push_str(&more);
-                }
-                Some(Cow::Owned(joined))
-            }
-        };
-        Ok(SessionHeaders {
-            authorization,
-            cookie,
-        })
-    }
-}
-
-/// A header's value as text, for core's lookups: a value that is not UTF-8 reads as absent
-/// (core then answers what a missing header gets).
-pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-}
-
-/// The request body, read to its end but never past `limit` bytes.
+/// The raw `Authorization` and `Cookie` values of a request, read by core.
 ///
 /// # Errors
 ///
-/// 413 (core's JSON) when `Content-Length` announces more than `limit` (nothing is read) or
-/// the body turns out longer; 400 when the body stream fails.
+/// 400 when `Authorization` is present but not text ([`SessionHeaders::from_raw`]).
+pub(crate) fn session_headers(headers: &HeaderMap) -> Result<SessionHeaders<'_>, ApiError> {
+    SessionHeaders::from_raw(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes),
+    )
+}
+
+/// A header's value as text, for core's lookups ([`header_text`](clerk_sync_core::http::header_text)).
+pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    clerk_sync_core::http::header_text(headers.get(name).map(HeaderValue::as_bytes))
+}
+
+/// The request body, read by core's [`read_body`](clerk_sync_core::http::read_body): never
+/// past `limit` bytes (413), 400 when the body stream fails.
 pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<Bytes, ApiError> {
-    let announced = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > limit as u64) {
-        return Err(ApiError::payload_too_large(limit));
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(ApiError::payload_too_large(limit)),
-        Err(error) => {
-            tracing::debug!(%error, "request body could not be read");
-            Err(ApiError::unreadable_body())
-        }
-    }
+) -> Result<Vec<u8>, ApiError> {
+    clerk_sync_core::http::read_body(
+        headers.get(CONTENT_LENGTH).map(HeaderValue::as_bytes),
+        body.into_data_stream(),
+        limit,
+    )
+    .await
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use clerk_sync_core::http::{ADMIN_BODY_LIMIT, ApiError};
 
 use crate::request_id::RequestIdLayer;
-use crate::response::{SessionHeaders, header_text, read_body};
+use crate::response::{header_text, read_body, session_headers};
 use crate::{AdminAccess, ClerkResponse, ClerkState};
 
 /// The path Clerk delivers webhooks to.
@@ -187,7 +187,7 @@ async fn webhook(State(clerk): State<ClerkState>, request: Request) -> ClerkResp
 
 async fn me(State(clerk): State<ClerkState>, request: Request) -> ClerkResponse {
     let (parts, _) = request.into_parts();
-    let headers = match SessionHeaders::of(&parts) {
+    let headers = match session_headers(&parts.headers) {
         Ok(headers) => headers,
         Err(error) => return error.into(),
     };
@@ -201,7 +201,7 @@ async fn me(State(clerk): State<ClerkState>, request: Request) -> ClerkResponse 
 /// The `{id}` segment; a segment axum cannot decode is core's 400.
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(id)| id)
-        .map_err(|_| ApiError::bad_request("the path is not valid"))
+        .map_err(|_| ApiError::invalid_path())
 }
 
 async fn list_users(

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use clerk_sync_core::http::{ApiError, require_org_permission, require_org_role};
 use clerk_sync_core::jwt::{OrgClaims, SessionClaims};
 
-use crate::response::SessionHeaders;
+use crate::response::session_headers;
 use crate::{ClerkRejection, ClerkState};
 
 /// The verified claims of the request's Clerk session token, from `Authorization: Bearer`
@@ -67,30 +67,11 @@ impl ClerkSession {
         &self.claims
     }
 
-    /// The signed-in user's Clerk id (`sub`).
-    pub fn user_id(&self) -> &str {
-        &self.claims.sub
-    }
-
-    /// The session id (`sid`).
-    pub fn session_id(&self) -> Option<&str> {
-        self.claims.sid.as_deref()
-    }
-
-    /// The active organization, from v1 or v2 claims.
+    /// The active organization, from v1 or v2 claims. The user, session and organization
+    /// ids and the role are [`SessionClaims`]' own accessors (`user_id()`, `session_id()`,
+    /// `org_id()`, `org_role()`), reached through `Deref`.
     pub fn org(&self) -> Option<&OrgClaims> {
         self.claims.org.as_ref()
-    }
-
-    /// The active organization's id.
-    pub fn org_id(&self) -> Option<&str> {
-        self.org().map(|org| org.id.as_str())
-    }
-
-    /// The user's role in the active organization, `org:`-prefixed as Clerk writes it
-    /// (`org:admin`).
-    pub fn org_role(&self) -> Option<&str> {
-        self.org().and_then(|org| org.role.as_deref())
     }
 
     /// Require the organization role `role` in the active organization: `"admin"` and
@@ -121,7 +102,7 @@ impl ClerkSession {
         if let Some(session) = parts.extensions.get::<ClerkSession>() {
             return Ok(Some(session.clone()));
         }
-        let headers = SessionHeaders::of(parts)?;
+        let headers = session_headers(&parts.headers)?;
         let claims = state
             .http()
             .session(headers.authorization, headers.cookie.as_deref())

@@ -470,6 +470,9 @@ async fn bad_query_parameters_are_400() {
             "{method} {uri}"
         );
     }
+    // A path segment that does not decode to text is 400 too, as in the actix-web crate.
+    let reply = admin(&app, "GET", "/api/admin/users/user_%ff%fe", Some(&key)).await;
+    assert_eq!(reply.error(), (400, "bad_request".to_owned()));
 }
 
 #[tokio::test]

@@ -175,6 +175,17 @@ impl<S: SyncStore + ?Sized> ClerkHttp<S> {
         }
     }
 
+    /// Check a request's raw `Authorization` value against the admin key: what the adapters'
+    /// admin extractors call.
+    ///
+    /// # Errors
+    ///
+    /// 400 `invalid_header` when the value is not text; otherwise as
+    /// [`check_admin`](Self::check_admin).
+    pub fn check_admin_header(&self, authorization: Option<&[u8]>) -> Result<(), ApiError> {
+        self.check_admin(super::authorization_text(authorization)?)
+    }
+
     // ----- admin -----
 
     /// `GET /api/admin/users/{id}`: one row with its sync fields. `id` is a Clerk id, or a

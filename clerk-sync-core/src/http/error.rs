@@ -101,6 +101,12 @@ impl ApiError {
         )
     }
 
+    /// 400: a path segment (the `{id}` of a route) that the framework could not decode, e.g.
+    /// percent-encoded bytes that are not UTF-8. The segment is never quoted back.
+    pub fn invalid_path() -> Self {
+        ApiError::bad_request("the path is not valid")
+    }
+
     /// 404 for a path no route serves.
     pub fn route_not_found() -> Self {
         ApiError::not_found("route")

@@ -6,9 +6,11 @@
 //! request (header values, the query string, the body bytes) and answers an [`HttpResponse`],
 //! or an [`ApiError`] that renders itself as `{"error": code, "message": text}`.
 //!
-//! The framework crates (`clerk-sync-axum`, and `clerk-sync-actix`, planned) are thin
-//! translations of this module: they extract the parts and copy the answer back. No status
-//! code, header or body is decided there, so every framework answers the same.
+//! The framework crates (`clerk-sync-axum` and `clerk-sync-actix`) are thin translations of
+//! this module: they extract the parts and copy the answer back. No status code, header or
+//! body is decided there, so every framework answers the same. What they read from a request
+//! goes through this module too: the credential headers ([`SessionHeaders`]), the body up to
+//! a limit ([`read_body`]) and the request id ([`request_id`], [`request_span`]).
 //!
 //! ```
 //! use clerk_sync_core::http::ClerkHttp;
@@ -34,6 +36,8 @@ mod app;
 mod dashboard;
 mod error;
 mod query;
+mod request;
+mod request_id;
 mod response;
 #[cfg(test)]
 mod tests;
@@ -46,6 +50,10 @@ pub use app::{ADMIN_BODY_LIMIT, ClerkHttp, DEFAULT_WEBHOOK_BODY_LIMIT, MetricsRe
 #[cfg(feature = "jwt")]
 pub use app::{require_org_permission, require_org_role};
 pub use error::{ApiError, RETRY_AFTER_SECS, WWW_AUTHENTICATE_ADMIN, WWW_AUTHENTICATE_TOKEN};
+pub use request::{SessionHeaders, authorization_text, header_text, path_segment, read_body};
+pub use request_id::{
+    REQUEST_ID_MAX, X_REQUEST_ID, new_request_id, record_answer, request_id, request_span,
+};
 pub use response::HttpResponse;
 
 /// The sync dashboard (`GET /admin`): one self-contained HTML page with inline CSS and

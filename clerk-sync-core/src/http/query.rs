@@ -56,21 +56,27 @@ impl Query {
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte.
 fn decode(text: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::bad_request("the query string is not validly encoded");
+    percent_decode(text, true)
+        .ok_or_else(|| ApiError::bad_request("the query string is not validly encoded"))
+}
+
+/// Percent-decoding to UTF-8 text, `+` as a space when `plus_is_space` (query strings, not
+/// paths); `None` for a bad escape or bytes that are not UTF-8.
+pub(super) fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut input = text.bytes();
     while let Some(byte) = input.next() {
         match byte {
-            b'+' => bytes.push(b' '),
+            b'+' if plus_is_space => bytes.push(b' '),
             b'%' => {
-                let hex = [input.next().ok_or_else(bad)?, input.next().ok_or_else(bad)?];
-                let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
-                bytes.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+                let hex = [input.next()?, input.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
             }
             byte => bytes.push(byte),
         }
     }
-    String::from_utf8(bytes).map_err(|_| bad())
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

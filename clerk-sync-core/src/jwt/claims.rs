@@ -156,6 +156,27 @@ impl SessionClaims {
         })
     }
 
+    /// The signed-in user's Clerk id (`sub`).
+    pub fn user_id(&self) -> &str {
+        &self.sub
+    }
+
+    /// The session id (`sid`).
+    pub fn session_id(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// The active organization's id.
+    pub fn org_id(&self) -> Option<&str> {
+        self.org.as_ref().map(|org| org.id.as_str())
+    }
+
+    /// The user's role in the active organization, `org:`-prefixed as Clerk writes it
+    /// (`org:admin`).
+    pub fn org_role(&self) -> Option<&str> {
+        self.org.as_ref().and_then(|org| org.role.as_deref())
+    }
+
     /// `true` when `sts` is `pending`.
     pub fn is_pending(&self) -> bool {
         self.sts == Some(SessionStatus::Pending)
