@@ -29,85 +29,30 @@
 //! on a shared machine that comparison is the stable one.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use clerk_sync_axum::{ClerkSession, ClerkState};
+use clerk_sync_benches::http_load::{
+    Contender, Deliveries, client, drop_postgres_schema, env_number, interleaved, load, serve_axum,
+    webhook_database,
+};
 use clerk_sync_core::http::ClerkHttp;
 use clerk_sync_core::jwt::JwtVerifier;
 use clerk_sync_core::memory::MemoryStore;
 use clerk_sync_core::store::SyncStore;
 use clerk_sync_core::sync::SyncEngine;
 use clerk_sync_core::webhook::WebhookVerifier;
-use clerk_sync_sqlx::sqlx::{self, Connection, Executor, PgPool};
-use clerk_sync_sqlx::{DialectPool, SqlxStore};
+use clerk_sync_sqlx::sqlx::{self, PgPool};
 use clerk_sync_testing::{FakeClerk, SessionTokenOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
-const CONCURRENCY: u64 = 64;
 const SCHEMA: &str = "clerk_bench_axum_routes";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
-/// Sends `count` requests made by `request(n)` with 64 in flight, stopping early at
-/// `deadline`; every answer must be 200. Returns the requests done and the time taken.
-async fn load<F>(
-    client: &reqwest::Client,
-    count: u64,
-    deadline: Duration,
-    request: F,
-) -> (u64, Duration)
-where
-    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    let request = Arc::new(request);
-    let next = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (client, request, next, done) =
-                (client.clone(), request.clone(), next.clone(), done.clone());
-            tokio::spawn(async move {
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= count || started.elapsed() > deadline {
-                        break;
-                    }
-                    let response = request(&client, n).send().await.expect("an answer");
-                    let status = response.status();
-                    let body = response.bytes().await.expect("a body");
-                    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.expect("a load worker");
-    }
-    (done.load(Ordering::Relaxed), started.elapsed())
-}
-
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let address = listener.local_addr().expect("its address");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    format!("http://{address}")
-}
 
 // ----- (a) a protected route -----
 
@@ -166,129 +111,13 @@ async fn engine_handler(
     }
 }
 
-/// A new user's `user.created`, signed now, as Clerk would deliver it: the n-th of a run.
-fn delivery(verifier: &WebhookVerifier, run: u64, n: u64) -> ([(&'static str, String); 3], String) {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let id = format!("user_bench{run}x{n}");
-    let body = json!({
-        "type": "user.created", "object": "event", "timestamp": now_ms,
-        "instance_id": "ins_bench",
-        "data": {
-            "id": id, "object": "user", "created_at": now_ms, "updated_at": now_ms,
-            "primary_email_address_id": format!("idn_{n}"),
-            "email_addresses": [{"id": format!("idn_{n}"), "object": "email_address",
-                "email_address": format!("{id}@example.com"), "linked_to": [],
-                "verification": {"status": "verified", "strategy": "email_code"}}],
-            "first_name": "Bench", "last_name": "User", "username": null,
-            "image_url": "https://img.clerk.com/bench", "external_id": null,
-            "public_metadata": {}, "private_metadata": {}, "unsafe_metadata": {},
-            "phone_numbers": [], "web3_wallets": [], "external_accounts": [],
-            "password_enabled": false, "two_factor_enabled": false, "banned": false,
-            "locked": false, "last_sign_in_at": null
-        }
-    })
-    .to_string();
-    let svix_id = format!("msg_bench{run}x{n}");
-    let timestamp = now_ms / 1000;
-    let signature = verifier.sign(&svix_id, timestamp, body.as_bytes());
-    (
-        [
-            ("svix-id", svix_id),
-            ("svix-timestamp", timestamp.to_string()),
-            ("svix-signature", signature),
-        ],
-        body,
-    )
-}
-
-async fn postgres_schema(url: &str) -> String {
-    let mut admin = sqlx::PgConnection::connect(url)
-        .await
-        .expect("PostgreSQL answers");
-    for sql in [
-        format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"),
-        format!("CREATE SCHEMA {SCHEMA}"),
-    ] {
-        admin
-            .execute(sqlx::AssertSqlSafe(sql))
-            .await
-            .expect("schema");
-    }
-    let _ = admin.close().await;
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{SCHEMA}")
-}
-
-/// One round of a contender: the requests done and the time taken.
-type Round = std::pin::Pin<Box<dyn std::future::Future<Output = (u64, Duration)>>>;
-
-struct Contender {
-    name: &'static str,
-    run: Box<dyn Fn(u64) -> Round>,
-}
-
-/// Runs the contenders alternately, `rounds` times, each round starting with the next
-/// contender, and prints their median throughput, the
-/// ratio of each to the first, and whether the second meets `target`.
-fn interleaved(
-    runtime: &tokio::runtime::Runtime,
-    title: &str,
-    target: f64,
-    contenders: &[Contender],
-) {
-    let rounds = env_number("BENCH_ROUNDS", 7);
-    let count = env_number("BENCH_REQUESTS", 2_000);
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
-    for round in 0..rounds as usize {
-        // Each round starts with the next contender, so that none always runs right after
-        // the same other (whose writes the database may still be flushing).
-        for k in 0..contenders.len() {
-            let i = (round + k) % contenders.len();
-            let (done, took) = runtime.block_on((contenders[i].run)(count));
-            rates[i].push(done as f64 / took.as_secs_f64());
-        }
-    }
-    let medians: Vec<f64> = rates
-        .iter_mut()
-        .map(|r| {
-            r.sort_by(f64::total_cmp);
-            r[r.len() / 2]
-        })
-        .collect();
-    println!(
-        "\n{title}: interleaved medians over {rounds} rounds of up to {count} requests, 64 in flight"
-    );
-    for (contender, median) in contenders.iter().zip(&medians) {
-        println!("  {:<28} {:>9.0} requests/s", contender.name, median);
-    }
-    for (contender, median) in contenders.iter().zip(&medians).skip(1) {
-        println!(
-            "  {} / {}: {:.2}x",
-            contender.name,
-            contenders[0].name,
-            median / medians[0]
-        );
-    }
-    let ratio = medians[1] / medians[0];
-    println!(
-        "  target >= {target}x: {}",
-        if ratio >= target { "holds" } else { "MISSED" }
-    );
-}
-
 fn axum_routes(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let round_limit = Duration::from_secs(env_number("BENCH_ROUND_SECS", 10));
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(CONCURRENCY as usize)
-        .build()
-        .expect("client");
+    let client = client();
 
     // (a) A route behind ClerkSession against the same JSON without authentication.
     let fake = runtime.block_on(FakeClerk::start());
@@ -299,12 +128,12 @@ fn axum_routes(c: &mut Criterion) {
     );
     let sessions = JwtVerifier::from_pem(&fake.jwt_public_key_pem()).expect("key");
     let state = ClerkState::new(ClerkHttp::new(engine).with_sessions(sessions));
-    let protected_url = runtime.block_on(serve(
+    let protected_url = runtime.block_on(serve_axum(
         Router::new()
             .route("/claims", get(protected))
             .with_state(state),
     ));
-    let bare_url = runtime.block_on(serve(Router::new().route("/claims", get(unprotected))));
+    let bare_url = runtime.block_on(serve_axum(Router::new().route("/claims", get(unprotected))));
     let token = format!(
         "Bearer {}",
         fake.session_token(
@@ -372,58 +201,28 @@ fn axum_routes(c: &mut Criterion) {
         println!("\nwebhook: skipped, CLERK_SYNC_TEST_POSTGRES_URL is not set");
         return;
     };
-    let schema_url = runtime.block_on(postgres_schema(&url));
-    let store = runtime.block_on(async {
-        let store = SqlxStore::connect(&schema_url).await.expect("PostgreSQL");
-        store.migrate().await.expect("migrate");
-        store
-    });
-    let DialectPool::Postgres(pool) = store.pool() else {
-        unreachable!("a postgres:// URL makes a PostgreSQL store")
-    };
-    runtime.block_on(async {
-        sqlx::query(
-            "CREATE TABLE bench_raw_webhooks (svix_id text PRIMARY KEY, payload text NOT NULL)",
-        )
-        .execute(&pool)
-        .await
-        .expect("the baseline's table");
-    });
+    let (store, pool) = runtime.block_on(webhook_database(&url, SCHEMA));
     let secret = fake.webhook_secret().to_owned();
     let store: Arc<dyn SyncStore> = Arc::new(store);
     let engine = SyncEngine::from_shared(store, WebhookVerifier::new(&secret).expect("secret"));
-    let engine_url = runtime.block_on(serve(
+    let engine_url = runtime.block_on(serve_axum(
         Router::new()
             .route("/api/webhooks/clerk", post(engine_handler))
             .with_state(engine.clone()),
     ));
-    let router_url = runtime.block_on(serve(clerk_sync_axum::router(ClerkState::new(
+    let router_url = runtime.block_on(serve_axum(clerk_sync_axum::router(ClerkState::new(
         ClerkHttp::new(engine),
     ))));
-    let insert_url = runtime.block_on(serve(
+    let insert_url = runtime.block_on(serve_axum(
         Router::new()
             .route("/api/webhooks/clerk", post(bare_insert))
             .with_state(pool.clone()),
     ));
     // Each measurement gets its own run number, so every delivery is a new user and message.
     let runs = Arc::new(AtomicU64::new(0));
-    let deliver = |url: String| {
-        let verifier = WebhookVerifier::new(&secret).expect("secret");
-        let runs = runs.clone();
-        move || {
-            let run = runs.fetch_add(1, Ordering::Relaxed);
-            let (url, verifier) = (url.clone(), verifier.clone());
-            move |client: &reqwest::Client, n| {
-                let (headers, body) = delivery(&verifier, run, n);
-                let mut request = client
-                    .post(format!("{url}/api/webhooks/clerk"))
-                    .header("content-type", "application/json");
-                for (name, value) in headers {
-                    request = request.header(name, value);
-                }
-                request.body(body)
-            }
-        }
+    let deliver = |url: &String| {
+        let deliveries = Deliveries::new(url, &secret, &runs);
+        move || deliveries.run()
     };
 
     let mut group = c.benchmark_group("webhook_postgres");
@@ -434,7 +233,7 @@ fn axum_routes(c: &mut Criterion) {
         ("engine_in_bare_handler", engine_url.clone()),
     ] {
         let client = client.clone();
-        let make = Arc::new(deliver(url));
+        let make = Arc::new(deliver(&url));
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter_custom(|iters| {
                 let (client, request) = (client.clone(), make());
@@ -457,7 +256,7 @@ fn axum_routes(c: &mut Criterion) {
     .into_iter()
     .map(|(name, url)| {
         let client = client.clone();
-        let make = Arc::new(deliver(url));
+        let make = Arc::new(deliver(&url));
         Contender {
             name,
             run: Box::new(move |count| {
@@ -471,12 +270,7 @@ fn axum_routes(c: &mut Criterion) {
 
     runtime.block_on(async {
         pool.close().await;
-        let mut admin = sqlx::PgConnection::connect(&url).await.expect("PostgreSQL");
-        let _ = admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"
-            )))
-            .await;
+        drop_postgres_schema(&url, SCHEMA).await;
     });
 }
 

@@ -14,8 +14,8 @@
 //! - [`http`]: the behaviour behind every route of the reference services, framework-neutral,
 //!   for the axum and actix-web adapters.
 //!
-//! The sqlx and sea-orm stores are separate crates built on this one; the axum and actix-web
-//! integrations are planned, as separate crates too.
+//! The sqlx and sea-orm stores are separate crates built on this one, and so are the axum and
+//! actix-web integrations (`clerk-sync-axum`, `clerk-sync-actix`).
 //!
 //! # Example: verify and parse a webhook
 //!

@@ -1,4 +1,4 @@
-//! Picking the token from request headers, as the axum and actix adapters will.
+//! Picking the token from request headers, as the axum and actix-web adapters do.
 
 use clerk_sync_core::jwt::{session_cookie, token_from_authorization, token_from_parts};
 
