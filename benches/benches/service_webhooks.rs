@@ -1,8 +1,8 @@
-//! The axum reference service's webhook route, as a running process, against a bare axum
+//! The reference services' webhook route, each as a running process, against a bare axum
 //! handler on the same PostgreSQL database, in the same run.
 //!
 //! ```text
-//! cargo build --release -p axum-sqlx-service
+//! cargo build --release -p axum-sqlx-service -p actix-seaorm-service
 //! CLERK_SYNC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test BENCH_ROUNDS=9 \
 //! cargo bench -p clerk-sync-benches --bench service_webhooks -- --warm-up-time 1 --measurement-time 3
 //! ```
@@ -25,6 +25,9 @@
 //!   of `axum_routes`);
 //! - **the service:** the process above. Target: at least 0.5x the bare insert, the adapter's
 //!   own target;
+//! - **the actix-web + sea-orm service:** `actix-seaorm-service`, started the same way on a
+//!   schema of its own, when its release binary is beside this bench (a line says so
+//!   otherwise). Same target;
 //! - **engine, hand-written handler:** `SyncEngine::process_webhook` on the same store write,
 //!   called from a bare axum handler in this process: what the service adds around the same
 //!   write is the difference.
@@ -58,6 +61,9 @@ const CONCURRENCY: u64 = 64;
 const BARE_SCHEMA: &str = "clerk_bench_service_bare";
 const SERVICE_SCHEMA: &str = "clerk_bench_service";
 const SERVICE_BIN: &str = "axum-sqlx-service";
+/// The second reference service, measured the same way when its release binary is there.
+const ACTIX_SCHEMA: &str = "clerk_bench_service_actix";
+const ACTIX_BIN: &str = "actix-seaorm-service";
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -221,7 +227,7 @@ async fn postgres_schema(url: &str, schema: &str) -> String {
 
 async fn drop_schemas(url: &str) {
     let mut admin = sqlx::PgConnection::connect(url).await.expect("PostgreSQL");
-    for schema in [BARE_SCHEMA, SERVICE_SCHEMA] {
+    for schema in [BARE_SCHEMA, SERVICE_SCHEMA, ACTIX_SCHEMA] {
         let _ = admin
             .execute(sqlx::AssertSqlSafe(format!(
                 "DROP SCHEMA IF EXISTS {schema} CASCADE"
@@ -236,8 +242,13 @@ fn service_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("SERVICE_BIN") {
         return Some(PathBuf::from(path));
     }
+    release_binary(SERVICE_BIN)
+}
+
+/// `name` beside this bench in the target directory's release folder.
+fn release_binary(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join(SERVICE_BIN);
+    let path = exe.parent()?.parent()?.join(name);
     path.is_file().then_some(path)
 }
 
@@ -264,7 +275,10 @@ async fn start_service(
         .map(|a| a.port())
         .expect("a free port");
     let scratch = std::env::temp_dir();
-    let log_path = scratch.join(format!("service_webhooks-{}.log", std::process::id()));
+    let log_path = scratch.join(format!(
+        "service_webhooks-{}-{port}.log",
+        std::process::id()
+    ));
     let log = std::fs::File::create(&log_path).expect("the service's log file");
     let mut command = Command::new(binary);
     for name in [
@@ -375,11 +389,17 @@ fn interleaved(
             medians[1] / medians[2]
         );
     }
-    let ratio = medians[1] / medians[0];
-    println!(
-        "  target >= {target}x: {}",
-        if ratio >= target { "holds" } else { "MISSED" }
-    );
+    // The target is each running service's, against the bare insert.
+    for (contender, median) in contenders.iter().zip(&medians) {
+        if contender.name.ends_with("(process)") {
+            let ratio = median / medians[0];
+            println!(
+                "  {} target >= {target}x: {}",
+                contender.name,
+                if ratio >= target { "holds" } else { "MISSED" }
+            );
+        }
+    }
 }
 
 fn service_webhooks(c: &mut Criterion) {
@@ -451,6 +471,17 @@ fn service_webhooks(c: &mut Criterion) {
     let service_db = runtime.block_on(postgres_schema(&url, SERVICE_SCHEMA));
     let (service, service_url) =
         runtime.block_on(start_service(&binary, &service_db, &fake, &client));
+    // The actix-web + sea-orm service, when built, on a schema of its own.
+    let actix = release_binary(ACTIX_BIN).map(|actix_binary| {
+        let actix_db = runtime.block_on(postgres_schema(&url, ACTIX_SCHEMA));
+        runtime.block_on(start_service(&actix_binary, &actix_db, &fake, &client))
+    });
+    if actix.is_none() {
+        println!(
+            "\nservice_webhooks: {ACTIX_BIN} not measured, no release binary \
+             (cargo build --release -p {ACTIX_BIN})"
+        );
+    }
 
     // Each measurement gets its own run number, so every delivery is a new user and message.
     let runs = Arc::new(AtomicU64::new(0));
@@ -496,24 +527,28 @@ fn service_webhooks(c: &mut Criterion) {
     }
     group.finish();
 
-    let contenders = [
+    let mut contenders = vec![
         ("bare single-row insert", insert_url),
         ("axum-sqlx-service (process)", service_url),
         ("engine, hand-written handler", engine_url),
-    ]
-    .into_iter()
-    .map(|(name, url)| {
-        let client = client.clone();
-        let make = Arc::new(deliver(url));
-        Contender {
-            name,
-            run: Box::new(move |count| {
-                let (client, request) = (client.clone(), make());
-                Box::pin(async move { load(&client, count, round_limit, request).await })
-            }),
-        }
-    })
-    .collect::<Vec<_>>();
+    ];
+    if let Some((_, actix_url)) = &actix {
+        contenders.push(("actix-seaorm-service (process)", actix_url.clone()));
+    }
+    let contenders = contenders
+        .into_iter()
+        .map(|(name, url)| {
+            let client = client.clone();
+            let make = Arc::new(deliver(url));
+            Contender {
+                name,
+                run: Box::new(move |count| {
+                    let (client, request) = (client.clone(), make());
+                    Box::pin(async move { load(&client, count, round_limit, request).await })
+                }),
+            }
+        })
+        .collect::<Vec<_>>();
     interleaved(
         &runtime,
         "the reference service's webhook on PostgreSQL",
@@ -522,6 +557,7 @@ fn service_webhooks(c: &mut Criterion) {
     );
 
     drop(service);
+    drop(actix);
     servers.block_on(pool.close());
     runtime.block_on(drop_schemas(&url));
 }
