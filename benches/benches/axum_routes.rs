@@ -33,13 +33,11 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use clerk_sync_axum::{ClerkSession, ClerkState};
 use clerk_sync_benches::http_load::{
-    Contender, Deliveries, client, drop_postgres_schema, env_number, interleaved, load, serve_axum,
-    webhook_database,
+    Contender, Deliveries, axum_bare_insert, axum_engine_handler, client, drop_postgres_schema,
+    env_number, interleaved, load, serve_axum, webhook_database,
 };
 use clerk_sync_core::http::ClerkHttp;
 use clerk_sync_core::jwt::JwtVerifier;
@@ -47,7 +45,6 @@ use clerk_sync_core::memory::MemoryStore;
 use clerk_sync_core::store::SyncStore;
 use clerk_sync_core::sync::SyncEngine;
 use clerk_sync_core::webhook::WebhookVerifier;
-use clerk_sync_sqlx::sqlx::{self, PgPool};
 use clerk_sync_testing::{FakeClerk, SessionTokenOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -62,53 +59,6 @@ async fn protected(session: ClerkSession) -> axum::Json<Value> {
 
 async fn unprotected() -> axum::Json<Value> {
     axum::Json(json!({ "user": "user_2BenchUser" }))
-}
-
-// ----- (b) the webhook, and the bare insert -----
-
-async fn bare_insert(
-    State(pool): State<PgPool>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let svix_id = headers
-        .get("svix-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let payload = String::from_utf8_lossy(&body).into_owned();
-    sqlx::query("INSERT INTO bench_raw_webhooks (svix_id, payload) VALUES ($1, $2)")
-        .bind(svix_id)
-        .bind(payload)
-        .execute(&pool)
-        .await
-        .map_or(StatusCode::SERVICE_UNAVAILABLE, |_| StatusCode::OK)
-}
-
-/// The engine called from a hand-written handler, without clerk-sync-axum: what the router
-/// costs on top of the engine is the difference.
-async fn engine_handler(
-    State(engine): State<SyncEngine<dyn SyncStore>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(id), Some(timestamp), Some(signature)) = (
-        header("svix-id"),
-        header("svix-timestamp"),
-        header("svix-signature"),
-    ) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let headers = clerk_sync_core::webhook::WebhookHeaders {
-        id,
-        timestamp,
-        signature,
-    };
-    match engine.process_webhook(&headers, &body).await {
-        Ok(_) => StatusCode::OK,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
 }
 
 fn axum_routes(c: &mut Criterion) {
@@ -207,7 +157,7 @@ fn axum_routes(c: &mut Criterion) {
     let engine = SyncEngine::from_shared(store, WebhookVerifier::new(&secret).expect("secret"));
     let engine_url = runtime.block_on(serve_axum(
         Router::new()
-            .route("/api/webhooks/clerk", post(engine_handler))
+            .route("/api/webhooks/clerk", post(axum_engine_handler))
             .with_state(engine.clone()),
     ));
     let router_url = runtime.block_on(serve_axum(clerk_sync_axum::router(ClerkState::new(
@@ -215,7 +165,7 @@ fn axum_routes(c: &mut Criterion) {
     ))));
     let insert_url = runtime.block_on(serve_axum(
         Router::new()
-            .route("/api/webhooks/clerk", post(bare_insert))
+            .route("/api/webhooks/clerk", post(axum_bare_insert))
             .with_state(pool.clone()),
     ));
     // Each measurement gets its own run number, so every delivery is a new user and message.

@@ -233,6 +233,57 @@ pub async fn serve_axum(app: axum::Router) -> String {
     format!("http://{address}")
 }
 
+/// The webhook baseline as an axum handler: the delivery inserted as one row (`svix_id`,
+/// payload) into `bench_raw_webhooks` (see [`webhook_database`]).
+pub async fn axum_bare_insert(
+    axum::extract::State(pool): axum::extract::State<PgPool>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let svix_id = headers
+        .get("svix-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let payload = String::from_utf8_lossy(&body).into_owned();
+    sqlx::query("INSERT INTO bench_raw_webhooks (svix_id, payload) VALUES ($1, $2)")
+        .bind(svix_id)
+        .bind(payload)
+        .execute(&pool)
+        .await
+        .map_or(axum::http::StatusCode::SERVICE_UNAVAILABLE, |_| {
+            axum::http::StatusCode::OK
+        })
+}
+
+/// The engine called from a hand-written axum handler, with no adapter: what an adapter or a
+/// service adds on top of the engine's own work is the difference.
+pub async fn axum_engine_handler(
+    axum::extract::State(engine): axum::extract::State<
+        clerk_sync_core::sync::SyncEngine<dyn clerk_sync_core::store::SyncStore>,
+    >,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(id), Some(timestamp), Some(signature)) = (
+        header("svix-id"),
+        header("svix-timestamp"),
+        header("svix-signature"),
+    ) else {
+        return axum::http::StatusCode::BAD_REQUEST;
+    };
+    let headers = clerk_sync_core::webhook::WebhookHeaders {
+        id,
+        timestamp,
+        signature,
+    };
+    match engine.process_webhook(&headers, &body).await {
+        Ok(_) => axum::http::StatusCode::OK,
+        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 /// The webhook workload's database: a fresh `schema` on the PostgreSQL server at `url`,
 /// migrated for the sqlx store, with the bare handler's one-row table
 /// (`bench_raw_webhooks`); the store and its pool.
