@@ -524,7 +524,7 @@ async fn a_database_outage_loses_no_event() {
     let Some(url) = support::postgres_url("a_database_outage_loses_no_event") else {
         return;
     };
-    let (database_url, database) = support::new_pg_database(&url).await;
+    let (database_url, database) = support::process::new_database(&url).await;
     let fake = FakeClerk::start().await;
     let service = start(fake_env(&fake, &database_url), &["serve", "--no-outbound"]).await;
     let http = client();
