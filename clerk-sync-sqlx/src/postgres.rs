@@ -5,6 +5,13 @@
 //! same rules as one transaction (`users.rs`) take five round trips. The statements here are
 //! written for PostgreSQL alone (`$n` placeholders); everything else this store does runs the
 //! shared statements of `users.rs`, `ledger.rs`, `outbox.rs` and `jobs.rs`.
+//!
+//! An inbound upsert first runs a statement without the link step, which does nothing when a
+//! local row is waiting to be linked to the user's email; only then does the statement with
+//! the link run. PostgreSQL sets up every step of a statement on each execution, whether it
+//! touches a row or not, and the link's `UPDATE` with its subqueries was about a quarter of the
+//! statement's cost (measured with pgbench at 64 clients: 1.3x the statements per second
+//! without it), for a case that only arises while a locally created user awaits Clerk.
 
 use clerk_sync_core::store::{
     ClerkUserRecord, InboundApplied, InboundChange, StoreError, Tombstone, TombstoneOutcome,
@@ -76,9 +83,9 @@ macro_rules! link_cte {
     };
 }
 
-/// Steps 2-4 of `upsert_user`: the conditional upsert.
+/// Steps 2-4 of `upsert_user`: the conditional upsert, run where `$gate` holds.
 macro_rules! upsert_cte {
-    ($gate:literal) => {
+    ($gate:expr) => {
         concat!(
             "up AS (INSERT INTO clerk_users AS cu (clerk_id, email, first_name, last_name, ",
             "username, image_url, external_id, public_metadata, raw_json, clerk_updated_at, ",
@@ -86,8 +93,7 @@ macro_rules! upsert_cte {
             "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, 'synced', $11, $11 ",
             "WHERE ",
             $gate,
-            " AND NOT EXISTS (SELECT 1 FROM link) ",
-            "ON CONFLICT (clerk_id) DO UPDATE SET ",
+            " ON CONFLICT (clerk_id) DO UPDATE SET ",
             overwrite_set!("cu"),
             " ",
             "WHERE ",
@@ -172,7 +178,7 @@ const UPSERT: &str = concat!(
     "WITH ",
     link_cte!("TRUE"),
     ", ",
-    upsert_cte!("TRUE"),
+    upsert_cte!("NOT EXISTS (SELECT 1 FROM link)"),
     " SELECT ",
     upsert_result!()
 );
@@ -183,7 +189,7 @@ const INBOUND_UPSERT: &str = concat!(
     ", ",
     link_cte!("(SELECT ok FROM go)"),
     ", ",
-    upsert_cte!("(SELECT ok FROM go)"),
+    upsert_cte!("(SELECT ok FROM go) AND NOT EXISTS (SELECT 1 FROM link)"),
     ", ",
     ledger_write!(
         "$13",
@@ -196,6 +202,41 @@ const INBOUND_UPSERT: &str = concat!(
     ),
     " SELECT (SELECT ok FROM go) AS fresh, ",
     upsert_result!()
+);
+
+/// Whether a live row without a Clerk id has the link email $12: the row `link_cte` would take.
+macro_rules! linkable {
+    () => {
+        "EXISTS (SELECT 1 FROM clerk_users c WHERE c.email = $12 AND c.clerk_id IS NULL \
+         AND c.deleted_at IS NULL)"
+    };
+}
+
+/// `INBOUND_UPSERT` for when no row is waiting to be linked: the same statement without the
+/// link step, writing nothing (`linkable` true) when one is, so that the caller runs
+/// `INBOUND_UPSERT`. Under one snapshot "no linkable row" is exactly the case in which
+/// `link_cte` changes nothing. A delivery already processed changes nothing either: the
+/// upsert is gated on it, and the ledger write leaves a processed row alone (`fresh` false).
+const INBOUND_UPSERT_UNLINKED: &str = concat!(
+    "WITH ",
+    upsert_cte!(concat!(
+        "NOT EXISTS (SELECT 1 FROM clerk_webhook_events WHERE svix_id = $13 ",
+        "AND processed_at IS NOT NULL) AND NOT ",
+        linkable!()
+    )),
+    ", ",
+    "ledger AS (INSERT INTO clerk_webhook_events AS l (svix_id, event_type, object_id, ",
+    "received_at, payload, processed_at, outcome) ",
+    "SELECT $13, $14, $15, $16, $17, $11, ",
+    "CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' ELSE 'stale' END WHERE NOT ",
+    linkable!(),
+    " ON CONFLICT (svix_id) DO UPDATE SET processed_at = excluded.processed_at, ",
+    "outcome = excluded.outcome, error = NULL WHERE l.processed_at IS NULL RETURNING 1) ",
+    "SELECT EXISTS (SELECT 1 FROM ledger) AS fresh, ",
+    linkable!(),
+    " AS linkable, (SELECT inserted FROM up) AS inserted, ",
+    "EXISTS (SELECT 1 FROM clerk_users d WHERE d.clerk_id = $1 AND d.deleted_at IS NOT NULL) ",
+    "AS deleted"
 );
 
 const TOMBSTONE: &str = concat!(
@@ -252,6 +293,18 @@ impl Upserted {
             (false, None) => UpsertOutcome::Stale,
         }
     }
+}
+
+/// What `INBOUND_UPSERT_UNLINKED` did.
+#[derive(FromRow)]
+struct UpsertedUnlinked {
+    /// The ledger row was written: not a duplicate (when `linkable` is false).
+    fresh: bool,
+    /// A row waits to be linked: nothing was written.
+    linkable: bool,
+    inserted: Option<bool>,
+    /// Read from the statement's snapshot, so it only labels a no-op.
+    deleted: bool,
 }
 
 /// What the one-statement tombstone did.
@@ -344,6 +397,38 @@ impl Store<Postgres> {
         let applied = match inbound.change {
             InboundChange::Upsert(record) => {
                 raw_json(record)?;
+                let unlinked = retry!(
+                    duplicates,
+                    bind_record(
+                        sqlx::query_as::<_, UpsertedUnlinked>(INBOUND_UPSERT_UNLINKED),
+                        record,
+                        now
+                    )
+                    .bind(e.svix_id)
+                    .bind(e.event_type)
+                    .bind(e.object_id)
+                    .bind(received)
+                    .bind(e.payload)
+                    .fetch_one(&self.pool)
+                    .await
+                )
+                .map_err(map_sqlx)?;
+                if !unlinked.linkable {
+                    let applied = if unlinked.fresh {
+                        InboundApplied::Upsert(
+                            Upserted {
+                                fresh: None,
+                                linked: false,
+                                inserted: unlinked.inserted,
+                                deleted: unlinked.deleted,
+                            }
+                            .outcome(),
+                        )
+                    } else {
+                        InboundApplied::Duplicate
+                    };
+                    return Ok(Some(applied));
+                }
                 let done = retry!(
                     duplicates,
                     bind_record(sqlx::query_as::<_, Upserted>(INBOUND_UPSERT), record, now)
