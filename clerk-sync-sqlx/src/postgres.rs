@@ -14,8 +14,8 @@
 //! without it), for a case that only arises while a locally created user awaits Clerk.
 
 use clerk_sync_core::store::{
-    ClerkUserRecord, InboundApplied, InboundChange, StoreError, Tombstone, TombstoneOutcome,
-    UpsertOutcome,
+    ClerkUserRecord, InboundApplied, InboundChange, NewLedgerEntry, StoreError, Tombstone,
+    TombstoneOutcome, UpsertOutcome,
 };
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
@@ -234,7 +234,7 @@ const INBOUND_UPSERT_UNLINKED: &str = concat!(
     "outcome = excluded.outcome, error = NULL WHERE l.processed_at IS NULL RETURNING 1) ",
     "SELECT EXISTS (SELECT 1 FROM ledger) AS fresh, ",
     linkable!(),
-    " AS linkable, (SELECT inserted FROM up) AS inserted, ",
+    " AS linkable, FALSE AS linked, (SELECT inserted FROM up) AS inserted, ",
     "EXISTS (SELECT 1 FROM clerk_users d WHERE d.clerk_id = $1 AND d.deleted_at IS NOT NULL) ",
     "AS deleted"
 );
@@ -274,9 +274,14 @@ const INBOUND_LEDGER_ONLY: &str = concat!(
 /// What the one-statement upsert did.
 #[derive(FromRow)]
 struct Upserted {
-    /// `None` for an inbound statement (only `INBOUND_*` select it).
+    /// Not a duplicate; `None` for a statement that is not inbound (only `INBOUND_*` select
+    /// it).
     #[sqlx(default)]
     fresh: Option<bool>,
+    /// A row waits to be linked, so `INBOUND_UPSERT_UNLINKED` wrote nothing (only it selects
+    /// this).
+    #[sqlx(default)]
+    linkable: bool,
     linked: bool,
     inserted: Option<bool>,
     /// Read from the statement's snapshot, so it only labels a no-op.
@@ -293,18 +298,6 @@ impl Upserted {
             (false, None) => UpsertOutcome::Stale,
         }
     }
-}
-
-/// What `INBOUND_UPSERT_UNLINKED` did.
-#[derive(FromRow)]
-struct UpsertedUnlinked {
-    /// The ledger row was written: not a duplicate (when `linkable` is false).
-    fresh: bool,
-    /// A row waits to be linked: nothing was written.
-    linkable: bool,
-    inserted: Option<bool>,
-    /// Read from the statement's snapshot, so it only labels a no-op.
-    deleted: bool,
 }
 
 /// What the one-statement tombstone did.
@@ -341,7 +334,40 @@ fn bind_record<'q, O>(
         .bind(r.link_email.as_deref())
 }
 
+/// Binds the ledger entry's five parameters (svix id, event type, object id, received at,
+/// payload), in that order, as every `INBOUND_*` statement takes them.
+fn bind_ledger<'q, O>(
+    q: QueryAs<'q, Postgres, O, PgArguments>,
+    e: &'q NewLedgerEntry<'q>,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    q.bind(e.svix_id)
+        .bind(e.event_type)
+        .bind(e.object_id)
+        .bind(Ts::new(e.received_at))
+        .bind(e.payload)
+}
+
 impl Store<Postgres> {
+    /// One of the two inbound upsert statements.
+    async fn inbound_upsert(
+        &self,
+        sql: &'static str,
+        record: &ClerkUserRecord,
+        e: &NewLedgerEntry<'_>,
+        now: Ts,
+    ) -> Result<Upserted, StoreError> {
+        retry!(
+            duplicates,
+            bind_ledger(
+                bind_record(sqlx::query_as::<_, Upserted>(sql), record, now),
+                e
+            )
+            .fetch_one(&self.pool)
+            .await
+        )
+        .map_err(map_sqlx)
+    }
+
     /// `upsert_user` in one statement. A unique violation means a concurrent delivery inserted
     /// or linked this Clerk id after the statement's snapshot; the re-run sees it and takes the
     /// update path.
@@ -393,54 +419,15 @@ impl Store<Postgres> {
         inbound: Inbound<'_>,
     ) -> Result<Option<InboundApplied>, StoreError> {
         let (e, now) = (inbound.entry, inbound.now);
-        let received = Ts::new(e.received_at);
         let applied = match inbound.change {
             InboundChange::Upsert(record) => {
                 raw_json(record)?;
-                let unlinked = retry!(
-                    duplicates,
-                    bind_record(
-                        sqlx::query_as::<_, UpsertedUnlinked>(INBOUND_UPSERT_UNLINKED),
-                        record,
-                        now
-                    )
-                    .bind(e.svix_id)
-                    .bind(e.event_type)
-                    .bind(e.object_id)
-                    .bind(received)
-                    .bind(e.payload)
-                    .fetch_one(&self.pool)
-                    .await
-                )
-                .map_err(map_sqlx)?;
-                if !unlinked.linkable {
-                    let applied = if unlinked.fresh {
-                        InboundApplied::Upsert(
-                            Upserted {
-                                fresh: None,
-                                linked: false,
-                                inserted: unlinked.inserted,
-                                deleted: unlinked.deleted,
-                            }
-                            .outcome(),
-                        )
-                    } else {
-                        InboundApplied::Duplicate
-                    };
-                    return Ok(Some(applied));
+                let mut done = self
+                    .inbound_upsert(INBOUND_UPSERT_UNLINKED, record, e, now)
+                    .await?;
+                if done.linkable {
+                    done = self.inbound_upsert(INBOUND_UPSERT, record, e, now).await?;
                 }
-                let done = retry!(
-                    duplicates,
-                    bind_record(sqlx::query_as::<_, Upserted>(INBOUND_UPSERT), record, now)
-                        .bind(e.svix_id)
-                        .bind(e.event_type)
-                        .bind(e.object_id)
-                        .bind(received)
-                        .bind(e.payload)
-                        .fetch_one(&self.pool)
-                        .await
-                )
-                .map_err(map_sqlx)?;
                 match done.fresh {
                     Some(false) => InboundApplied::Duplicate,
                     _ => InboundApplied::Upsert(done.outcome()),
@@ -449,18 +436,16 @@ impl Store<Postgres> {
             InboundChange::Tombstone(t) => {
                 let done = retry!(
                     duplicates,
-                    sqlx::query_as::<_, Tombstoned>(INBOUND_TOMBSTONE)
-                        .bind(&t.clerk_id)
-                        .bind(t.external_id.as_deref())
-                        .bind(Ts::new(t.deleted_at))
-                        .bind(now)
-                        .bind(e.svix_id)
-                        .bind(e.event_type)
-                        .bind(e.object_id)
-                        .bind(received)
-                        .bind(e.payload)
-                        .fetch_one(&self.pool)
-                        .await
+                    bind_ledger(
+                        sqlx::query_as::<_, Tombstoned>(INBOUND_TOMBSTONE)
+                            .bind(&t.clerk_id)
+                            .bind(t.external_id.as_deref())
+                            .bind(Ts::new(t.deleted_at))
+                            .bind(now),
+                        e
+                    )
+                    .fetch_one(&self.pool)
+                    .await
                 )
                 .map_err(map_sqlx)?;
                 match (done.fresh, done.deleted) {
@@ -472,12 +457,7 @@ impl Store<Postgres> {
             InboundChange::LedgerOnly => {
                 let done = retry!(
                     duplicates,
-                    sqlx::query_as::<_, Ledgered>(INBOUND_LEDGER_ONLY)
-                        .bind(e.svix_id)
-                        .bind(e.event_type)
-                        .bind(e.object_id)
-                        .bind(received)
-                        .bind(e.payload)
+                    bind_ledger(sqlx::query_as::<_, Ledgered>(INBOUND_LEDGER_ONLY), e)
                         .bind(now)
                         .fetch_one(&self.pool)
                         .await
