@@ -37,8 +37,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use clerk_sync_actix::{ClerkSession, ClerkState, RequestId};
 use clerk_sync_benches::http_load::{
-    Contender, Deliveries, client, drop_postgres_schema, env_number, interleaved, load, serve_axum,
-    webhook_database,
+    Contender, Deliveries, client, criterion_loads, drop_postgres_schema, env_number, interleaved,
+    serve_axum, webhook_database,
 };
 use clerk_sync_core::http::ClerkHttp;
 use clerk_sync_core::jwt::JwtVerifier;
@@ -140,55 +140,6 @@ async fn engine_handler(
     }
 }
 
-/// A contender that sends `request(n)` requests to nothing but one server.
-fn contender<F>(
-    name: &'static str,
-    client: &reqwest::Client,
-    round_limit: Duration,
-    make: impl Fn() -> F + 'static,
-) -> Contender
-where
-    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    let client = client.clone();
-    Contender {
-        name,
-        run: Box::new(move |count| {
-            let (client, request) = (client.clone(), make());
-            Box::pin(async move { load(&client, count, round_limit, request).await })
-        }),
-    }
-}
-
-/// Criterion's figure for each `(name, make)`: the time of `iters` requests at 64 in flight.
-fn criterion_group_of<M, F>(
-    c: &mut Criterion,
-    runtime: &tokio::runtime::Runtime,
-    client: &reqwest::Client,
-    group: &str,
-    benches: Vec<(&'static str, M)>,
-) where
-    M: Fn() -> F,
-    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    let mut group = c.benchmark_group(group);
-    group.sample_size(10);
-    for (name, make) in benches {
-        group.bench_function(name, |b| {
-            b.to_async(runtime).iter_custom(|iters| {
-                let (client, request) = (client.clone(), make());
-                async move {
-                    let (done, took) =
-                        load(&client, iters, Duration::from_secs(3600), request).await;
-                    assert_eq!(done, iters);
-                    took
-                }
-            });
-        });
-    }
-    group.finish();
-}
-
 /// `GET {url}/claims`, with `token` when there is one.
 fn get_claims(
     url: String,
@@ -254,7 +205,7 @@ fn actix_routes(c: &mut Criterion) {
         let request = get_claims(url.clone(), token.cloned());
         move || request.clone()
     };
-    criterion_group_of(
+    criterion_loads(
         c,
         &runtime,
         &client,
@@ -269,25 +220,25 @@ fn actix_routes(c: &mut Criterion) {
         "protected route (actix-web)",
         0.8,
         &[
-            contender(
+            Contender::load(
                 "bare actix-web handler",
                 &client,
                 round_limit,
                 claims(&bare_url, None),
             ),
-            contender(
+            Contender::load(
                 "actix ClerkSession",
                 &client,
                 round_limit,
                 claims(&protected_url, Some(&token)),
             ),
-            contender(
+            Contender::load(
                 "bare axum handler",
                 &client,
                 round_limit,
                 claims(&axum_bare_url, None),
             ),
-            contender(
+            Contender::load(
                 "axum ClerkSession",
                 &client,
                 round_limit,
@@ -349,7 +300,7 @@ fn actix_routes(c: &mut Criterion) {
         move || deliveries.run()
     };
 
-    criterion_group_of(
+    criterion_loads(
         c,
         &runtime,
         &client,
@@ -365,25 +316,25 @@ fn actix_routes(c: &mut Criterion) {
         "webhook on PostgreSQL (actix-web)",
         0.5,
         &[
-            contender(
+            Contender::load(
                 "bare single-row insert",
                 &client,
                 round_limit,
                 deliver(&insert_url),
             ),
-            contender(
+            Contender::load(
                 "actix configure(..)",
                 &client,
                 round_limit,
                 deliver(&configure_url),
             ),
-            contender(
+            Contender::load(
                 "engine, hand-written handler",
                 &client,
                 round_limit,
                 deliver(&engine_url),
             ),
-            contender(
+            Contender::load(
                 "axum router(..)",
                 &client,
                 round_limit,

@@ -36,8 +36,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use clerk_sync_axum::{ClerkSession, ClerkState};
 use clerk_sync_benches::http_load::{
-    Contender, Deliveries, axum_bare_insert, axum_engine_handler, client, drop_postgres_schema,
-    env_number, interleaved, load, serve_axum, webhook_database,
+    Contender, Deliveries, axum_bare_insert, axum_engine_handler, client, criterion_loads,
+    drop_postgres_schema, env_number, interleaved, serve_axum, webhook_database,
 };
 use clerk_sync_core::http::ClerkHttp;
 use clerk_sync_core::jwt::JwtVerifier;
@@ -100,49 +100,30 @@ fn axum_routes(c: &mut Criterion) {
         }
     };
 
-    let mut group = c.benchmark_group("protected_route");
-    group.sample_size(10);
-    for (name, url, token) in [
-        ("bare_handler", bare_url.clone(), None),
-        ("clerk_session", protected_url.clone(), Some(token.clone())),
-    ] {
-        let (client, request) = (client.clone(), get_claims(url, token));
-        let request = Arc::new(request);
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                let (client, request) = (client.clone(), request.clone());
-                async move {
-                    let (done, took) =
-                        load(&client, iters, Duration::from_secs(3600), move |c, n| {
-                            request(c, n)
-                        })
-                        .await;
-                    assert_eq!(done, iters);
-                    took
-                }
-            });
-        });
-    }
-    group.finish();
-
+    // A fresh request maker for each sample and round, to the same server.
+    let claims = |url: &String, token: &Option<String>| {
+        let request = get_claims(url.clone(), token.clone());
+        move || request.clone()
+    };
+    criterion_loads(
+        c,
+        &runtime,
+        &client,
+        "protected_route",
+        vec![
+            ("bare_handler", claims(&bare_url, &None)),
+            (
+                "clerk_session",
+                claims(&protected_url, &Some(token.clone())),
+            ),
+        ],
+    );
     let contenders = [
         ("bare handler", bare_url, None),
         ("ClerkSession", protected_url, Some(token)),
     ]
     .into_iter()
-    .map(|(name, url, token)| {
-        let client = client.clone();
-        let request = Arc::new(get_claims(url, token));
-        Contender {
-            name,
-            run: Box::new(move |count| {
-                let (client, request) = (client.clone(), request.clone());
-                Box::pin(async move {
-                    load(&client, count, round_limit, move |c, n| request(c, n)).await
-                })
-            }),
-        }
-    })
+    .map(|(name, url, token)| Contender::load(name, &client, round_limit, claims(&url, &token)))
     .collect::<Vec<_>>();
     interleaved(&runtime, "protected route", 0.8, &contenders);
 
@@ -175,46 +156,24 @@ fn axum_routes(c: &mut Criterion) {
         move || deliveries.run()
     };
 
-    let mut group = c.benchmark_group("webhook_postgres");
-    group.sample_size(10);
-    for (name, url) in [
-        ("bare_insert", insert_url.clone()),
-        ("clerk_sync_router", router_url.clone()),
-        ("engine_in_bare_handler", engine_url.clone()),
-    ] {
-        let client = client.clone();
-        let make = Arc::new(deliver(&url));
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                let (client, request) = (client.clone(), make());
-                async move {
-                    let (done, took) =
-                        load(&client, iters, Duration::from_secs(3600), request).await;
-                    assert_eq!(done, iters);
-                    took
-                }
-            });
-        });
-    }
-    group.finish();
-
+    criterion_loads(
+        c,
+        &runtime,
+        &client,
+        "webhook_postgres",
+        vec![
+            ("bare_insert", deliver(&insert_url)),
+            ("clerk_sync_router", deliver(&router_url)),
+            ("engine_in_bare_handler", deliver(&engine_url)),
+        ],
+    );
     let contenders = [
         ("bare single-row insert", insert_url),
         ("clerk-sync router", router_url),
         ("engine, hand-written handler", engine_url),
     ]
     .into_iter()
-    .map(|(name, url)| {
-        let client = client.clone();
-        let make = Arc::new(deliver(&url));
-        Contender {
-            name,
-            run: Box::new(move |count| {
-                let (client, request) = (client.clone(), make());
-                Box::pin(async move { load(&client, count, round_limit, request).await })
-            }),
-        }
-    })
+    .map(|(name, url)| Contender::load(name, &client, round_limit, deliver(&url)))
     .collect::<Vec<_>>();
     interleaved(&runtime, "webhook on PostgreSQL", 0.5, &contenders);
 

@@ -47,8 +47,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use clerk_sync_benches::http_load::{
-    Contender, Deliveries, axum_bare_insert, axum_engine_handler, client, drop_postgres_schema,
-    env_number, interleaved, load, postgres_schema, serve_axum, webhook_database,
+    Contender, Deliveries, axum_bare_insert, axum_engine_handler, client, criterion_loads,
+    drop_postgres_schema, env_number, interleaved, postgres_schema, serve_axum, webhook_database,
 };
 use clerk_sync_core::store::SyncStore;
 use clerk_sync_core::sync::SyncEngine;
@@ -221,28 +221,21 @@ fn service_webhooks(c: &mut Criterion) {
 
     // Every measurement takes the next run number, so every delivery is a new user and message.
     let runs = Arc::new(AtomicU64::new(0));
-    let mut group = c.benchmark_group("service_webhook_postgres");
-    group.sample_size(10);
-    for (name, url) in [
-        ("bare_insert", &insert_url),
-        ("axum_sqlx_service", &service_url),
-        ("engine_in_bare_handler", &engine_url),
-    ] {
-        let client = client.clone();
+    let deliver = |url: &String| {
         let deliveries = Deliveries::new(url, &secret, &runs);
-        group.bench_function(name, |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                let (client, request) = (client.clone(), deliveries.run());
-                async move {
-                    let (done, took) =
-                        load(&client, iters, Duration::from_secs(3600), request).await;
-                    assert_eq!(done, iters);
-                    took
-                }
-            });
-        });
-    }
-    group.finish();
+        move || deliveries.run()
+    };
+    criterion_loads(
+        c,
+        &runtime,
+        &client,
+        "service_webhook_postgres",
+        vec![
+            ("bare_insert", deliver(&insert_url)),
+            ("axum_sqlx_service", deliver(&service_url)),
+            ("engine_in_bare_handler", deliver(&engine_url)),
+        ],
+    );
 
     let mut contenders = vec![
         ("bare single-row insert", insert_url),
@@ -254,17 +247,7 @@ fn service_webhooks(c: &mut Criterion) {
     }
     let contenders = contenders
         .into_iter()
-        .map(|(name, url)| {
-            let client = client.clone();
-            let deliveries = Deliveries::new(&url, &secret, &runs);
-            Contender {
-                name,
-                run: Box::new(move |count| {
-                    let (client, request) = (client.clone(), deliveries.run());
-                    Box::pin(async move { load(&client, count, round_limit, request).await })
-                }),
-            }
-        })
+        .map(|(name, url)| Contender::load(name, &client, round_limit, deliver(&url)))
         .collect::<Vec<_>>();
     // The printed target is the axum service's; the actix one's is the same target.
     let medians = interleaved(

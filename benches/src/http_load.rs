@@ -1,7 +1,7 @@
-//! Load over loopback HTTP for the adapters' route benches (`axum_routes`, `actix_routes`):
-//! 64 requests in flight from an in-process reqwest client, signed `user.created`
-//! deliveries, a PostgreSQL schema of the bench's own, and contenders run alternately in
-//! rounds whose medians are compared.
+//! Load over loopback HTTP for the route and service benches (`axum_routes`, `actix_routes`,
+//! `service_webhooks`): 64 requests in flight from an in-process reqwest client, signed
+//! `user.created` deliveries, a PostgreSQL schema of the bench's own, criterion groups of those
+//! loads, and contenders run alternately in rounds whose medians are compared.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -166,6 +166,64 @@ pub struct Contender {
     pub name: &'static str,
     /// One round of up to `count` requests.
     pub run: Box<dyn Fn(u64) -> Round>,
+}
+
+impl Contender {
+    /// A contender whose rounds [`load`] one server with a fresh `make()` each, for up to
+    /// `round_limit` a round.
+    pub fn load<M, F>(
+        name: &'static str,
+        client: &reqwest::Client,
+        round_limit: Duration,
+        make: M,
+    ) -> Contender
+    where
+        M: Fn() -> F + 'static,
+        F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    {
+        let client = client.clone();
+        Contender {
+            name,
+            run: Box::new(move |count| {
+                let (client, request) = (client.clone(), make());
+                Box::pin(async move { load(&client, count, round_limit, request).await })
+            }),
+        }
+    }
+}
+
+/// Criterion's figure for each `(name, make)` in the group `group`: the time of `iters`
+/// requests at 64 in flight, from a fresh `make()` each sample.
+///
+/// # Panics
+///
+/// As [`load`], and when a sample does not finish its requests.
+pub fn criterion_loads<M, F>(
+    c: &mut criterion::Criterion,
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    group: &str,
+    benches: Vec<(&'static str, M)>,
+) where
+    M: Fn() -> F,
+    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let mut group = c.benchmark_group(group);
+    group.sample_size(10);
+    for (name, make) in benches {
+        group.bench_function(name, |b| {
+            b.to_async(runtime).iter_custom(|iters| {
+                let (client, request) = (client.clone(), make());
+                async move {
+                    let (done, took) =
+                        load(&client, iters, Duration::from_secs(3600), request).await;
+                    assert_eq!(done, iters);
+                    took
+                }
+            });
+        });
+    }
+    group.finish();
 }
 
 /// Runs the contenders alternately, `BENCH_ROUNDS` times (default 7), each round starting

@@ -1,7 +1,7 @@
 //! benches: what the bench targets share.
 //!
-//! - [`http_load`]: the HTTP load generator and interleaved rounds of the adapters' route
-//!   benches (`axum_routes`, `actix_routes`), so that both frameworks are measured the same
-//!   way.
+//! - [`http_load`]: the HTTP load generator, criterion groups and interleaved rounds of the
+//!   route and service benches (`axum_routes`, `actix_routes`, `service_webhooks`), so that
+//!   every server is measured the same way.
 
 pub mod http_load;
