@@ -5,8 +5,9 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
+use crate::ClerkError;
 use crate::response::authorization;
-use crate::{ClerkError, ClerkState};
+use crate::state::state_of;
 
 /// Proof that the request carries `Authorization: Bearer <admin key>` (compared in constant
 /// time by core's [`AdminKey`](clerk_sync_core::http::AdminKey)).
@@ -34,7 +35,7 @@ impl FromRequest for AdminAccess {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
-            ClerkState::of(request)
+            state_of(request)
                 .and_then(|state| {
                     state
                         .http()

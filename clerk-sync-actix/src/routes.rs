@@ -8,6 +8,7 @@ use actix_web::{Handler, HttpRequest, Resource, Responder, Route, guard};
 use clerk_sync_core::http::{ADMIN_BODY_LIMIT, ApiError, path_segment, read_body};
 
 use crate::response::{content_length, header_text, session_headers};
+use crate::state::state_of;
 use crate::{AdminAccess, ClerkResponse, ClerkState};
 
 /// The path Clerk delivers webhooks to.
@@ -179,7 +180,7 @@ where
 /// The state, or core's 500 (logged) when the application registered none.
 macro_rules! state_or_answer {
     ($request:expr) => {
-        match ClerkState::of(&$request) {
+        match state_of(&$request) {
             Ok(state) => state,
             Err(error) => return error.into(),
         }

@@ -11,8 +11,9 @@ use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
 use clerk_sync_core::http::{ApiError, require_org_permission, require_org_role};
 use clerk_sync_core::jwt::{OrgClaims, SessionClaims};
 
+use crate::ClerkError;
 use crate::response::session_headers;
-use crate::{ClerkError, ClerkState};
+use crate::state::state_of;
 
 /// The future of this crate's async extractors: the request is shared (`HttpRequest` is
 /// reference-counted), so it owns what it reads.
@@ -109,7 +110,7 @@ impl ClerkSession {
         if let Some(session) = request.extensions().get::<ClerkSession>() {
             return Ok(Some(session.clone()));
         }
-        let state = ClerkState::of(request)?;
+        let state = state_of(request)?;
         let headers = session_headers(request.headers())?;
         let claims = state
             .http()

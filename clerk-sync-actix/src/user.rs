@@ -8,7 +8,8 @@ use clerk_sync_core::http::ApiError;
 use clerk_sync_core::store::LocalUser;
 
 use crate::session::Extraction;
-use crate::{ClerkError, ClerkSession, ClerkState};
+use crate::state::state_of;
+use crate::{ClerkError, ClerkSession};
 
 /// The signed-in user's row in the local table, with their [`ClerkSession`].
 ///
@@ -77,7 +78,7 @@ impl FromRequest for CurrentUser {
             let session = ClerkSession::extract(&request)
                 .await?
                 .ok_or_else(ApiError::missing_token)?;
-            let state = ClerkState::of(&request)?;
+            let state = state_of(&request)?;
             let user = state.http().current_user(session.claims()).await?;
             Ok(CurrentUser { user, session })
         })

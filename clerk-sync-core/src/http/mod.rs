@@ -39,6 +39,7 @@ mod query;
 mod request;
 mod request_id;
 mod response;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +56,7 @@ pub use request_id::{
     REQUEST_ID_MAX, X_REQUEST_ID, new_request_id, record_answer, request_id, request_span,
 };
 pub use response::HttpResponse;
+pub use state::ClerkState;
 
 /// The sync dashboard (`GET /admin`): one self-contained HTML page with inline CSS and
 /// JavaScript and no external assets. It asks for the admin key, keeps it in the tab's
